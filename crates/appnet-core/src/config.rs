@@ -8,8 +8,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use std::time::Duration;
+
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// A config file that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,37 @@ impl fmt::Display for InvalidConfig {
     }
 }
 
+/// A duration written in the config as a number of seconds (`timeout = 1.5`); negative, infinite
+/// and absurdly large values are rejected at load time, with the key and line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seconds(pub Duration);
+
+impl Seconds {
+    pub fn from_millis(ms: u64) -> Seconds {
+        Seconds(Duration::from_millis(ms))
+    }
+}
+
+impl Serialize for Seconds {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0.as_secs_f64())
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// A day is far beyond any timeout or interval a service here needs.
+        const MAX_SECONDS: f64 = 86_400.0;
+        let secs = f64::deserialize(d)?;
+        if !(0.0..=MAX_SECONDS).contains(&secs) {
+            return Err(serde::de::Error::custom(format!(
+                "{secs} is not a number of seconds between 0 and {MAX_SECONDS}"
+            )));
+        }
+        Ok(Seconds(Duration::from_secs_f64(secs)))
+    }
+}
+
 /// Loads `T` from `path`, or returns the embedded default when `path` is `None`.
 pub fn load<T: DeserializeOwned + Default>(path: Option<&Path>) -> Result<T, ConfigError> {
     let Some(path) = path else {
@@ -80,7 +113,11 @@ pub fn render<T: Serialize>(config: &T) -> String {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
-    text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// Reconstructs the dotted key an error points at: the nearest `[table]` header above the
@@ -99,10 +136,17 @@ fn key_path_at(text: &str, offset: usize, message: &str) -> Option<String> {
         .rev()
         .map(str::trim)
         .find(|l| l.starts_with('['))
-        .map(|header| header.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
-    let header_on_line = line
-        .starts_with('[')
-        .then(|| line.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+        .map(|header| {
+            header
+                .trim_matches(|c| c == '[' || c == ']')
+                .trim()
+                .to_owned()
+        });
+    let header_on_line = line.starts_with('[').then(|| {
+        line.trim_matches(|c| c == '[' || c == ']')
+            .trim()
+            .to_owned()
+    });
 
     match (header_on_line, table, leaf) {
         (Some(header), _, _) => Some(header),
@@ -121,7 +165,6 @@ fn backticked_after(message: &str, prefix: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Deserialize;
     use std::net::SocketAddr;
 
     #[derive(Debug, Deserialize, Serialize, PartialEq)]
@@ -135,11 +178,14 @@ mod tests {
     struct Udp {
         listen: SocketAddr,
         retries: u32,
+        timeout: Seconds,
     }
 
     impl Default for Example {
         fn default() -> Self {
-            Example { udp: Udp::default() }
+            Example {
+                udp: Udp::default(),
+            }
         }
     }
 
@@ -148,6 +194,7 @@ mod tests {
             Udp {
                 listen: "127.0.0.1:12000".parse().unwrap(),
                 retries: 3,
+                timeout: Seconds::from_millis(1500),
             }
         }
     }
@@ -173,7 +220,10 @@ mod tests {
         let err = parse_example("# comment\n[udp]\nlistn = \"127.0.0.1:1\"\n").unwrap_err();
         assert_eq!(err.line, Some(3));
         assert_eq!(err.key.as_deref(), Some("udp.listn"));
-        assert!(err.to_string().starts_with("appnet.toml:3: key `udp.listn`: unknown field"));
+        assert!(
+            err.to_string()
+                .starts_with("appnet.toml:3: key `udp.listn`: unknown field")
+        );
     }
 
     #[test]
@@ -181,6 +231,22 @@ mod tests {
         let err = parse_example("[udp]\nretries = 3\nlisten = \"not an address\"\n").unwrap_err();
         assert_eq!(err.line, Some(3));
         assert_eq!(err.key.as_deref(), Some("udp.listen"));
+    }
+
+    #[test]
+    fn seconds_accept_fractions_and_refuse_nonsense() {
+        let config = parse_example("[udp]\ntimeout = 0.25\n").unwrap();
+        assert_eq!(config.udp.timeout, Seconds::from_millis(250));
+        let config = parse_example("[udp]\ntimeout = 2\n").unwrap();
+        assert_eq!(config.udp.timeout, Seconds::from_millis(2000));
+        for bad in ["-1", "inf", "nan", "1e300"] {
+            let err = parse_example(&format!("[udp]\ntimeout = {bad}\n")).unwrap_err();
+            assert_eq!(
+                (err.line, err.key.as_deref()),
+                (Some(2), Some("udp.timeout")),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

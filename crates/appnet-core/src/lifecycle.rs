@@ -64,7 +64,11 @@ impl Services {
 
     /// Runs until `stop` resolves (its value names the cause) or a service fails or all end, then
     /// cancels the shutdown token and waits at most `grace` before aborting stragglers.
-    pub async fn run_until(mut self, stop: impl Future<Output = &'static str>, grace: Duration) -> StopReason {
+    pub async fn run_until(
+        mut self,
+        stop: impl Future<Output = &'static str>,
+        grace: Duration,
+    ) -> StopReason {
         tokio::pin!(stop);
         let reason = loop {
             tokio::select! {
@@ -80,7 +84,10 @@ impl Services {
             }
         };
         self.shutdown.cancel();
-        let drained = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
+        let drained = tokio::time::timeout(grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
         if drained.is_err() {
             tracing::warn!("services still running after {grace:?}; aborting them");
             self.tasks.abort_all();
@@ -122,7 +129,9 @@ mod tests {
                 Ok::<(), String>(())
             });
         }
-        let reason = services.run_until(async { "test" }, Duration::from_secs(1)).await;
+        let reason = services
+            .run_until(async { "test" }, Duration::from_secs(1))
+            .await;
         assert_eq!(reason, StopReason::Signal("test"));
     }
 
@@ -135,8 +144,13 @@ mod tests {
             Ok::<(), String>(())
         });
         services.spawn("broken", async { Err("port in use") });
-        let reason = services.run_until(std::future::pending(), Duration::from_secs(1)).await;
-        assert_eq!(reason, StopReason::Failed("broken".into(), "port in use".into()));
+        let reason = services
+            .run_until(std::future::pending(), Duration::from_secs(1))
+            .await;
+        assert_eq!(
+            reason,
+            StopReason::Failed("broken".into(), "port in use".into())
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -147,7 +161,9 @@ mod tests {
             Ok::<(), String>(())
         });
         let started = tokio::time::Instant::now();
-        services.run_until(async { "test" }, Duration::from_millis(500)).await;
+        services
+            .run_until(async { "test" }, Duration::from_millis(500))
+            .await;
         assert!(started.elapsed() >= Duration::from_millis(500));
         assert!(started.elapsed() < Duration::from_secs(1));
     }

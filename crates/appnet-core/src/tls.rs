@@ -8,7 +8,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -47,7 +49,8 @@ impl TlsMaterial {
         let ca_cert = ca_params.self_signed(&ca_key)?;
 
         let leaf_key = KeyPair::generate()?;
-        let mut leaf_params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
+        let mut leaf_params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
         leaf_params.distinguished_name = named(names.first().copied().unwrap_or("appnet"));
         let leaf_cert = leaf_params.signed_by(&leaf_key, &ca_cert, &ca_key)?;
 
@@ -158,8 +161,13 @@ mod tests {
     use std::io::{Read, Write};
 
     /// Runs a full TLS handshake in memory and sends one message each way.
-    fn handshake(server: Arc<rustls::ServerConfig>, client: Arc<rustls::ClientConfig>, name: &str) -> Result<(), rustls::Error> {
-        let mut client = rustls::ClientConnection::new(client, ServerName::try_from(name.to_owned()).unwrap())?;
+    fn handshake(
+        server: Arc<rustls::ServerConfig>,
+        client: Arc<rustls::ClientConfig>,
+        name: &str,
+    ) -> Result<(), rustls::Error> {
+        let mut client =
+            rustls::ClientConnection::new(client, ServerName::try_from(name.to_owned()).unwrap())?;
         let mut server = rustls::ServerConnection::new(server)?;
         client.writer().write_all(b"ping").unwrap();
         for _ in 0..10 {
@@ -185,13 +193,22 @@ mod tests {
     #[test]
     fn our_client_trusts_our_server() {
         let material = TlsMaterial::generate(&["mail.alpha.example", "127.0.0.1"]).unwrap();
-        handshake(material.server_config().unwrap(), material.client_config().unwrap(), "mail.alpha.example").unwrap();
+        handshake(
+            material.server_config().unwrap(),
+            material.client_config().unwrap(),
+            "mail.alpha.example",
+        )
+        .unwrap();
     }
 
     #[test]
     fn the_certificate_names_are_checked() {
         let material = TlsMaterial::generate(&["mail.alpha.example"]).unwrap();
-        let err = handshake(material.server_config().unwrap(), material.client_config().unwrap(), "mail.beta.example");
+        let err = handshake(
+            material.server_config().unwrap(),
+            material.client_config().unwrap(),
+            "mail.beta.example",
+        );
         assert!(err.is_err());
     }
 
@@ -201,7 +218,12 @@ mod tests {
         let first = TlsMaterial::load_or_generate(&dir, &["localhost"]).unwrap();
         let second = TlsMaterial::load_or_generate(&dir, &["localhost"]).unwrap();
         assert_eq!(first.ca_pem(), second.ca_pem());
-        handshake(second.server_config().unwrap(), first.client_config().unwrap(), "localhost").unwrap();
+        handshake(
+            second.server_config().unwrap(),
+            first.client_config().unwrap(),
+            "localhost",
+        )
+        .unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

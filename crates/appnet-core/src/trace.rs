@@ -65,7 +65,11 @@ pub struct TraceEvent {
     /// One line in the protocol's own terms, e.g. `EHLO alpha.example` or `"hello"`.
     pub summary: String,
     /// The message's bytes, present only when the tracer was asked for them.
-    #[serde(rename = "raw_hex", serialize_with = "serialize_hex", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "raw_hex",
+        serialize_with = "serialize_hex",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub raw: Option<Bytes>,
 }
 
@@ -120,7 +124,13 @@ impl Tracer {
     }
 
     /// A scope for one conversation between `local` (playing `role`) and `peer`.
-    pub fn scope(&self, protocol: &'static str, role: Role, local: SocketAddr, peer: SocketAddr) -> TraceScope {
+    pub fn scope(
+        &self,
+        protocol: &'static str,
+        role: Role,
+        local: SocketAddr,
+        peer: SocketAddr,
+    ) -> TraceScope {
         TraceScope {
             tracer: self.clone(),
             protocol,
@@ -161,7 +171,13 @@ impl TraceScope {
         self.report(Direction::Received, self.role.peer(), bytes, summary);
     }
 
-    fn report(&self, direction: Direction, from: Role, bytes: &[u8], summary: impl FnOnce() -> String) {
+    fn report(
+        &self,
+        direction: Direction,
+        from: Role,
+        bytes: &[u8],
+        summary: impl FnOnce() -> String,
+    ) {
         self.tracer.publish(|with_raw| TraceEvent {
             time: SystemTime::now(),
             protocol: self.protocol,
@@ -191,7 +207,9 @@ pub fn render(event: &TraceEvent, format: TraceFormat) -> String {
 fn render_transcript(event: &TraceEvent) -> String {
     let (from, to) = event.endpoints();
     let clock = time::OffsetDateTime::from(event.time)
-        .format(time::macros::format_description!("[hour]:[minute]:[second].[subsecond digits:3]"))
+        .format(time::macros::format_description!(
+            "[hour]:[minute]:[second].[subsecond digits:3]"
+        ))
         .unwrap_or_default();
     let mut out = format!(
         "{clock} {:<4} {from} → {to}  {}: {}\n",
@@ -222,21 +240,38 @@ pub fn hex_dump(bytes: &[u8], prefix: &str) -> String {
             }
         }
         out.push(' ');
-        out.extend(chunk.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }));
+        out.extend(chunk.iter().map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        }));
         out.push('\n');
     }
     out
 }
 
 /// Writes every event from `rx` to `out` until all tracers are dropped; notes events lost to lag.
-pub async fn print_events(mut rx: broadcast::Receiver<Arc<TraceEvent>>, format: TraceFormat, mut out: impl Write) {
+/// It blocks: run it on a thread of its own (`spawn_blocking`), off the services' runtime threads.
+pub fn print_events(
+    mut rx: broadcast::Receiver<Arc<TraceEvent>>,
+    format: TraceFormat,
+    mut out: impl Write,
+) {
     loop {
-        let text = match rx.recv().await {
+        let text = match rx.blocking_recv() {
             Ok(event) => render(&event, format),
-            Err(broadcast::error::RecvError::Lagged(lost)) => format!("… {lost} trace events dropped (printer too slow)\n"),
+            Err(broadcast::error::RecvError::Lagged(lost)) => {
+                format!("… {lost} trace events dropped (printer too slow)\n")
+            }
             Err(broadcast::error::RecvError::Closed) => break,
         };
-        if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+        if out
+            .write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             break;
         }
     }
@@ -251,10 +286,13 @@ fn serialize_time<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok
 
 fn serialize_hex<S: serde::Serializer>(raw: &Option<Bytes>, s: S) -> Result<S::Ok, S::Error> {
     match raw {
-        Some(bytes) => s.serialize_str(&bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut hex, b| {
-            let _ = write!(hex, "{b:02x}");
-            hex
-        })),
+        Some(bytes) => s.serialize_str(&bytes.iter().fold(
+            String::with_capacity(bytes.len() * 2),
+            |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            },
+        )),
         None => s.serialize_none(),
     }
 }
@@ -269,7 +307,12 @@ mod tests {
 
     #[test]
     fn off_tracer_never_builds_a_summary() {
-        let scope = Tracer::off().scope("udp", Role::Server, addr("127.0.0.1:1"), addr("127.0.0.1:2"));
+        let scope = Tracer::off().scope(
+            "udp",
+            Role::Server,
+            addr("127.0.0.1:1"),
+            addr("127.0.0.1:2"),
+        );
         scope.received(b"x", || panic!("summary built while tracing is off"));
     }
 
@@ -277,16 +320,30 @@ mod tests {
     async fn server_scope_attributes_messages_to_the_right_side() {
         let tracer = Tracer::new(16, false);
         let mut rx = tracer.subscribe().unwrap();
-        let scope = tracer.scope("udp", Role::Server, addr("127.0.0.1:12000"), addr("127.0.0.1:50000"));
+        let scope = tracer.scope(
+            "udp",
+            Role::Server,
+            addr("127.0.0.1:12000"),
+            addr("127.0.0.1:50000"),
+        );
         scope.received(b"hello", || "\"hello\"".into());
         scope.sent(b"HELLO", || "\"HELLO\"".into());
 
         let query = rx.recv().await.unwrap();
-        assert_eq!((query.from, query.direction, query.len), (Role::Client, Direction::Received, 5));
-        assert_eq!(query.endpoints(), (addr("127.0.0.1:50000"), addr("127.0.0.1:12000")));
+        assert_eq!(
+            (query.from, query.direction, query.len),
+            (Role::Client, Direction::Received, 5)
+        );
+        assert_eq!(
+            query.endpoints(),
+            (addr("127.0.0.1:50000"), addr("127.0.0.1:12000"))
+        );
         assert!(query.raw.is_none());
         let line = render(&query, TraceFormat::Transcript);
-        assert!(line.ends_with("udp  127.0.0.1:50000 → 127.0.0.1:12000  C: \"hello\"\n"), "{line}");
+        assert!(
+            line.ends_with("udp  127.0.0.1:50000 → 127.0.0.1:12000  C: \"hello\"\n"),
+            "{line}"
+        );
 
         let reply = rx.recv().await.unwrap();
         assert_eq!(reply.from, Role::Server);
@@ -298,9 +355,15 @@ mod tests {
         let tracer = Tracer::new(4, true);
         let mut rx = tracer.subscribe().unwrap();
         tracer
-            .scope("dns", Role::Client, addr("127.0.0.1:1"), addr("127.0.0.1:53"))
+            .scope(
+                "dns",
+                Role::Client,
+                addr("127.0.0.1:1"),
+                addr("127.0.0.1:53"),
+            )
             .sent(&[0xab, 0x01], || "query".into());
-        let json: serde_json::Value = serde_json::from_str(&render(&rx.recv().await.unwrap(), TraceFormat::Json)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&rx.recv().await.unwrap(), TraceFormat::Json)).unwrap();
         assert_eq!(json["protocol"], "dns");
         assert_eq!(json["from"], "client");
         assert_eq!(json["direction"], "sent");
@@ -320,16 +383,21 @@ mod tests {
         assert!(lines[1].ends_with("XY."));
     }
 
-    #[tokio::test]
-    async fn printer_stops_when_tracers_are_gone() {
+    #[test]
+    fn printer_stops_when_tracers_are_gone() {
         let tracer = Tracer::new(4, false);
         let rx = tracer.subscribe().unwrap();
         tracer
-            .scope("udp", Role::Client, addr("127.0.0.1:1"), addr("127.0.0.1:2"))
+            .scope(
+                "udp",
+                Role::Client,
+                addr("127.0.0.1:1"),
+                addr("127.0.0.1:2"),
+            )
             .sent(b"a", || "a".into());
         drop(tracer);
         let mut out = Vec::new();
-        print_events(rx, TraceFormat::Transcript, &mut out).await;
+        print_events(rx, TraceFormat::Transcript, &mut out);
         assert!(String::from_utf8(out).unwrap().contains("C: a"));
     }
 }

@@ -1,0 +1,159 @@
+//! Helpers for appnet's interop tests, shared by every crate's `tests/`.
+//!
+//! Interop tests drive our servers with programs we did not write (dig, curl, python's socket
+//! module, ...). `scripts/test` installs those programs; a test that cannot find one fails with a
+//! message saying so, because a silently skipped interop test proves nothing.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The path of peer program `name`, or a test failure explaining how to get it.
+pub fn require_peer(name: &str) -> PathBuf {
+    find_on_path(name).unwrap_or_else(|| {
+        panic!("peer program `{name}` is not installed: run scripts/test, which installs every peer the tests use")
+    })
+}
+
+/// Debian's own python3, which has the Debian-packaged modules (another python3 may come first on
+/// PATH); any python3 on PATH otherwise.
+pub fn python3() -> PathBuf {
+    let debian = Path::new("/usr/bin/python3");
+    if debian.exists() {
+        debian.to_owned()
+    } else {
+        require_peer("python3")
+    }
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A running `appnet` process whose stdout and stderr are read line by line; it gets SIGTERM when
+/// dropped.
+pub struct Appnet {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Appnet {
+    /// Starts the appnet binary (`env!("CARGO_BIN_EXE_appnet")` in the binary's own tests).
+    pub fn spawn(binary: &str, args: &[&str]) -> Appnet {
+        let mut child = Command::new(binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
+        let stdout = forward_lines(child.stdout.take().expect("stdout is piped"));
+        let stderr = forward_lines(child.stderr.take().expect("stderr is piped"));
+        Appnet {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The next stdout line that contains `needle`, waiting at most `timeout`; earlier lines are
+    /// returned too, so tests can read the whole table up to a marker.
+    pub fn wait_for_line(&self, needle: &str, timeout: Duration) -> Vec<String> {
+        wait_for(&self.stdout, needle, timeout)
+    }
+
+    /// Like [`Appnet::wait_for_line`], on stderr (where the protocol trace goes).
+    pub fn wait_for_stderr_line(&self, needle: &str, timeout: Duration) -> Vec<String> {
+        wait_for(&self.stderr, needle, timeout)
+    }
+
+    /// Remaining stdout lines until the process closes stdout.
+    pub fn rest_of_output(&self, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        while let Ok(line) = self
+            .stdout
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            seen.push(line);
+        }
+        seen
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the process.
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid fits in pid_t");
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own child's.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+
+    /// Waits for the process to exit, at most `timeout`; returns its exit code (None if it did not
+    /// exit in time or died by a signal).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+}
+
+impl Drop for Appnet {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.signal(libc::SIGTERM);
+            if self.wait_exit(Duration::from_secs(3)).is_none() {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+            }
+        }
+    }
+}
+
+pub use libc::{SIGINT, SIGTERM};
+
+fn wait_for(lines: &mpsc::Receiver<String>, needle: &str, timeout: Duration) -> Vec<String> {
+    let deadline = Instant::now() + timeout;
+    let mut seen = Vec::new();
+    loop {
+        match lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                let found = line.contains(needle);
+                seen.push(line);
+                if found {
+                    return seen;
+                }
+            }
+            Err(_) => panic!("no line containing {needle:?} within {timeout:?}; saw {seen:#?}"),
+        }
+    }
+}
+
+fn forward_lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}

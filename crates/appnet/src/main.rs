@@ -1,1 +1,82 @@
-fn main() {}
+//! The appnet binary: parses the command line, loads the config, starts the trace printer and runs
+//! the chosen command. Protocol logic lives in the protocol crates; this crate only wires them up.
+
+mod cli;
+mod config;
+mod serving;
+mod udp;
+mod up;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use appnet_core::trace::{self, TraceFormat, Tracer};
+use clap::Parser;
+
+use crate::cli::{Cli, Command, ConfigCommand, TraceFormatArg};
+use crate::config::AppConfig;
+
+/// Exit code for a config the user must fix (clap uses the same code for usage errors).
+const EXIT_BAD_CONFIG: u8 = 2;
+/// Events a slow trace printer may fall behind by before it starts dropping (and says so).
+const TRACE_BUFFER: usize = 65_536;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let config: AppConfig = match appnet_core::config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("appnet: {err}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start the tokio runtime");
+    runtime.block_on(run(cli, config))
+}
+
+async fn run(cli: Cli, config: AppConfig) -> ExitCode {
+    let tracer = match cli.trace {
+        None => Tracer::off(),
+        Some(_) => Tracer::new(TRACE_BUFFER, cli.trace_bytes),
+    };
+    let format = match cli.trace {
+        Some(TraceFormatArg::Json) => TraceFormat::Json,
+        _ => TraceFormat::Transcript,
+    };
+    let printer = tracer.subscribe().map(|rx| {
+        tokio::task::spawn_blocking(move || trace::print_events(rx, format, std::io::stderr()))
+    });
+
+    let outcome = match cli.command {
+        Command::Up => up::run(&config, &tracer).await,
+        Command::Config(ConfigCommand::Print) => {
+            print!("{}", appnet_core::config::render(&config));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Udp(command) => udp::run(command, &config, &tracer).await,
+    };
+
+    // The printer ends once every tracer is gone; give it a moment to flush the last events.
+    drop(tracer);
+    if let Some(printer) = printer {
+        let _ = tokio::time::timeout(Duration::from_millis(500), printer).await;
+    }
+    outcome.unwrap_or_else(|err| {
+        eprintln!("appnet: {err:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// Diagnostic logs (not the protocol trace) go to stderr, filtered by RUST_LOG (default: warnings).
+fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,146 @@
+//! The command line: every subcommand and flag, with the help text users read.
+
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// appnet — the Internet's application layer, built for real.
+///
+/// Real, interoperable DNS, e-mail, FTP, HTTP, BitTorrent, DASH and CDN servers and clients that show
+/// their work: add --trace to any command to see every protocol message it sends and receives.
+#[derive(Debug, Parser)]
+#[command(
+    name = "appnet",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Config file (TOML); every key has a built-in default, see `appnet config print`.
+    #[arg(long, global = true, value_name = "FILE", env = "APPNET_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Print every protocol message on stderr: as a transcript (`C: hello` / `S: HELLO`) or as JSON lines.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FORMAT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "text",
+        value_enum
+    )]
+    pub trace: Option<TraceFormatArg>,
+
+    /// With --trace, include each message's bytes (a hex dump, or `raw_hex` in JSON).
+    #[arg(long, global = true, requires = "trace")]
+    pub trace_bytes: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TraceFormatArg {
+    /// One line per message, like a lecture transcript.
+    Text,
+    /// One JSON object per message.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the whole mini Internet on loopback and print how to try each service.
+    Up,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// UDP sockets: an upper-case echo server and its clients.
+    #[command(subcommand)]
+    Udp(UdpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (built-in defaults overlaid with --config).
+    Print,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UdpCommand {
+    /// Answer every datagram with its text in upper case.
+    Serve {
+        /// Address to listen on [default: udp.listen from the config, 127.0.0.1:12000].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Send one message and print the reply and the round-trip time (exit code 1 if none comes).
+    Send {
+        /// Server address, e.g. 127.0.0.1:12000.
+        target: SocketAddr,
+        /// The text to send.
+        message: OsString,
+        #[command(flatten)]
+        patience: PatienceArgs,
+    },
+    /// Send numbered probes and report loss and round-trip times like ping.
+    Ping {
+        /// Server address, e.g. 127.0.0.1:12000.
+        target: SocketAddr,
+        /// Number of probes.
+        #[arg(short = 'c', long, default_value_t = 10, value_name = "COUNT")]
+        count: u32,
+        /// Seconds between probes.
+        #[arg(short = 'i', long, default_value_t = 1.0, value_name = "SECONDS", value_parser = parse_seconds)]
+        interval: f64,
+        /// Seconds to wait for each reply [default: udp.timeout from the config, 1].
+        #[arg(short = 'W', long, value_name = "SECONDS", value_parser = parse_seconds)]
+        timeout: Option<f64>,
+        /// Probe size in bytes.
+        #[arg(short = 's', long, default_value_t = 64, value_name = "BYTES")]
+        size: usize,
+        /// Print only the summary.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PatienceArgs {
+    /// Seconds to wait for each reply [default: udp.timeout from the config, 1].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+    pub timeout: Option<f64>,
+    /// Retransmissions before giving up [default: udp.retries from the config, 3].
+    #[arg(long, value_name = "N")]
+    pub retries: Option<u32>,
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(secs) if (0.0..=86_400.0).contains(&secs) => Ok(secs),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 86400"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn trace_takes_an_optional_format() {
+        let cli = Cli::parse_from(["appnet", "--trace", "udp", "serve"]);
+        assert!(matches!(cli.trace, Some(TraceFormatArg::Text)));
+        let cli = Cli::parse_from(["appnet", "udp", "serve", "--trace=json"]);
+        assert!(matches!(cli.trace, Some(TraceFormatArg::Json)));
+    }
+}

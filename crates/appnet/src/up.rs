@@ -1,0 +1,19 @@
+//! `appnet up`: the whole mini Internet on loopback, with no configuration at all.
+//!
+//! Each protocol family adds its services here; the table printed at start-up says where each one
+//! listens and gives a command line (ours, or a standard tool's) to try it.
+
+use std::process::ExitCode;
+
+use appnet_core::lifecycle::Services;
+use appnet_core::trace::Tracer;
+
+use crate::config::AppConfig;
+use crate::serving;
+use crate::udp;
+
+pub async fn run(config: &AppConfig, tracer: &Tracer) -> anyhow::Result<ExitCode> {
+    let mut services = Services::new();
+    let rows = vec![udp::start_server(config.udp.listen, &mut services, tracer).await?];
+    Ok(serving::serve_until_signal(services, &rows, config.up.shutdown_grace).await)
+}
