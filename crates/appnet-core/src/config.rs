@@ -167,7 +167,7 @@ mod tests {
     use super::*;
     use std::net::SocketAddr;
 
-    #[derive(Debug, Deserialize, Serialize, PartialEq)]
+    #[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
     #[serde(default, deny_unknown_fields)]
     struct Example {
         udp: Udp,
@@ -179,14 +179,6 @@ mod tests {
         listen: SocketAddr,
         retries: u32,
         timeout: Seconds,
-    }
-
-    impl Default for Example {
-        fn default() -> Self {
-            Example {
-                udp: Udp::default(),
-            }
-        }
     }
 
     impl Default for Udp {

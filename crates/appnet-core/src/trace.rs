@@ -141,11 +141,11 @@ impl Tracer {
     }
 
     fn publish(&self, build: impl FnOnce(bool) -> TraceEvent) {
-        if let Some(inner) = &self.inner {
-            if inner.tx.receiver_count() > 0 {
-                // An error here only means every subscriber left meanwhile.
-                let _ = inner.tx.send(Arc::new(build(inner.with_raw)));
-            }
+        if let Some(inner) = &self.inner
+            && inner.tx.receiver_count() > 0
+        {
+            // An error here only means every subscriber left meanwhile.
+            let _ = inner.tx.send(Arc::new(build(inner.with_raw)));
         }
     }
 }

@@ -1,5 +1,2 @@
-//! DNS for appnet (RFC 1034/1035 and successors).
-//!
-//! - [`wire`]: the sans-IO message codec (RFC 1035 §4, EDNS0 RFC 6891, unknown types RFC 3597).
-
-pub mod wire;
+//! DNS for appnet (RFC 1034/1035 and successors): the wire codec, zone files, an authoritative
+//! server, a recursive resolver and a dig-like client. Built up in issue 3.

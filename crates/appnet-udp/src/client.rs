@@ -160,10 +160,13 @@ pub async fn ping(
             stats.record_reply(rtt);
         }
         on_outcome(&outcome);
-        if seq < options.count {
+        let next_probe_at = started + options.interval;
+        // tokio's timer wheel has millisecond ticks: sleeping until an instant already passed
+        // still waits for the next tick, which would cap a flood ping (`-i 0`) at ~1000 probes/s.
+        if seq < options.count && Instant::now() < next_probe_at {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = tokio::time::sleep_until((started + options.interval).into()) => {}
+                () = tokio::time::sleep_until(next_probe_at.into()) => {}
             }
         }
     }
