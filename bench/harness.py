@@ -57,12 +57,12 @@ def wait_tcp(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing accepts TCP on port {port}")
 
 
-def wait_udp_reply(port: int, probe: bytes, timeout: float = 10.0) -> None:
+def wait_udp_reply(port: int, probe: bytes, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(0.2)
         while time.monotonic() < deadline:
-            s.sendto(probe, ("127.0.0.1", port))
+            s.sendto(probe, (host, port))
             try:
                 s.recvfrom(65536)
                 return

@@ -126,7 +126,7 @@ impl Drop for Appnet {
     }
 }
 
-pub use libc::{SIGINT, SIGTERM};
+pub use libc::{SIGHUP, SIGINT, SIGTERM};
 
 fn wait_for(lines: &mpsc::Receiver<String>, needle: &str, timeout: Duration) -> Vec<String> {
     let deadline = Instant::now() + timeout;
@@ -156,4 +156,32 @@ fn forward_lines(stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
         }
     });
     rx
+}
+
+/// A port free for both UDP and TCP on every one of `ips` (the mini Internet's name servers share
+/// one port across several loopback addresses).
+pub fn free_port_on(ips: &[std::net::IpAddr]) -> u16 {
+    use std::net::{SocketAddr, TcpListener, UdpSocket};
+    for _ in 0..1000 {
+        let probe = UdpSocket::bind((ips[0], 0)).expect("bind a probe socket");
+        let port = probe.local_addr().expect("probe address").port();
+        drop(probe);
+        let free = ips.iter().all(|&ip| {
+            let addr = SocketAddr::new(ip, port);
+            UdpSocket::bind(addr).is_ok() && TcpListener::bind(addr).is_ok()
+        });
+        if free {
+            return port;
+        }
+    }
+    panic!("no port is free on all of {ips:?}");
+}
+
+/// A config for `appnet up` in tests: every service on a free port, so several runs can overlap.
+pub fn up_config() -> String {
+    let mini_ips = ["127.0.0.2", "127.0.0.3", "127.0.0.4"].map(|ip| ip.parse().expect("an IP"));
+    format!(
+        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
+        free_port_on(&mini_ips)
+    )
 }

@@ -60,6 +60,46 @@ pub enum Command {
     /// UDP sockets: an upper-case echo server and its clients.
     #[command(subcommand)]
     Udp(UdpCommand),
+    /// DNS servers: authoritative for zone files, and a recursive resolver.
+    #[command(subcommand)]
+    Dns(DnsCommand),
+    /// Ask a DNS server and print the answer like dig (`appnet dig --help` lists the options).
+    #[command(disable_help_flag = true)]
+    Dig {
+        /// dig's arguments: [@SERVER] NAME [TYPE] [-p PORT] [+tcp] [+norec] [+trace] [+short]
+        /// [--explain] [--json].
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DnsCommand {
+    /// Serve RFC 1035 zone files authoritatively over UDP and TCP (SIGHUP reloads them).
+    Serve {
+        /// A zone file to serve (repeatable); its origin comes from $ORIGIN or the SOA owner.
+        #[arg(long = "zone", value_name = "FILE")]
+        zones: Vec<PathBuf>,
+        /// Address to listen on, UDP and TCP [default: dns.listen from the config, 127.0.0.1:5300].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// A secondary to NOTIFY after each reload (repeatable), as ADDRESS:PORT.
+        #[arg(long, value_name = "ADDR")]
+        notify: Vec<SocketAddr>,
+    },
+    /// Resolve names recursively for clients on this machine, from the root down, with a cache.
+    Resolve {
+        /// Address to listen on, UDP and TCP [default: dns.resolver.listen, 127.0.0.1:5301].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Root hints file (named.root format) [default: the mini Internet's root, 127.0.0.2].
+        #[arg(long, value_name = "FILE")]
+        root_hints: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

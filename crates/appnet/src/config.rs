@@ -1,6 +1,7 @@
 //! The whole appnet config file: one section per service family, each owned by its crate.
 
 use appnet_core::config::Seconds;
+use appnet_dns::config::DnsConfig;
 use appnet_udp::config::UdpConfig;
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 pub struct AppConfig {
     pub up: UpConfig,
     pub udp: UdpConfig,
+    pub dns: DnsConfig,
 }
 
 /// The `[up]` section: how the whole mini Internet starts and stops.

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod dns;
 mod serving;
 mod udp;
 mod up;
@@ -58,6 +59,8 @@ async fn run(cli: Cli, config: AppConfig) -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Udp(command) => udp::run(command, &config, &tracer).await,
+        Command::Dns(command) => dns::run(command, &config, &tracer).await,
+        Command::Dig { args } => dns::dig(&args, &config, &tracer).await,
     };
 
     // The printer ends once every tracer is gone; give it a moment to flush the last events.

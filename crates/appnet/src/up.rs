@@ -9,11 +9,13 @@ use appnet_core::lifecycle::Services;
 use appnet_core::trace::Tracer;
 
 use crate::config::AppConfig;
+use crate::dns;
 use crate::serving;
 use crate::udp;
 
 pub async fn run(config: &AppConfig, tracer: &Tracer) -> anyhow::Result<ExitCode> {
     let mut services = Services::new();
-    let rows = vec![udp::start_server(config.udp.listen, &mut services, tracer).await?];
+    let mut rows = vec![udp::start_server(config.udp.listen, &mut services, tracer).await?];
+    rows.extend(dns::start_mini_internet(config, &mut services, tracer).await?);
     Ok(serving::serve_until_signal(services, &rows, config.up.shutdown_grace).await)
 }

@@ -1,0 +1,302 @@
+//! The tokio driver of the authoritative server: UDP and TCP listeners that hand every received
+//! message to [`authority::respond`] and send back what it returns; zone loading and reloading
+//! (the old zones keep serving until new ones parsed cleanly); NOTIFY to secondaries after a reload.
+//!
+//! RFC 1035 §4.2 (UDP, TCP), RFC 7766 (several queries per connection, idle timeout, bounded
+//! connections), RFC 1996 §3.6 (NOTIFY retransmission).
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use appnet_core::lifecycle::Shutdown;
+use appnet_core::trace::{Role, TraceScope, Tracer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+
+use crate::authority::{self, AuthorityOptions, Response, Transport};
+use crate::client;
+use crate::tcp::{FrameDecoder, frame};
+use crate::wire::{Message, Name};
+use crate::zone::{Catalog, Zone, ZoneError, ZoneWarning, read_zone_file};
+
+/// The largest datagram we read: anything longer is not a DNS query we could answer.
+const MAX_QUERY_DATAGRAM: usize = 65_535;
+/// NOTIFY attempts per secondary, and the wait for each acknowledgement (RFC 1996 §3.6).
+const NOTIFY_ATTEMPTS: u32 = 5;
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Where a zone comes from.
+#[derive(Debug, Clone)]
+pub enum ZoneSource {
+    /// A master file on disk; its origin from `$ORIGIN` or the SOA owner unless given.
+    File { path: PathBuf, origin: Option<Name> },
+    /// Master-file text made in code (the mini Internet's zones).
+    Text { origin: Name, text: String },
+}
+
+impl ZoneSource {
+    fn load(&self) -> Result<(Zone, Vec<ZoneWarning>), ZoneError> {
+        let parsed = match self {
+            ZoneSource::File { path, origin } => Zone::load(path, origin.as_ref(), read_zone_file)?,
+            ZoneSource::Text { origin, text } => {
+                let name = PathBuf::from(format!("<{origin}>"));
+                Zone::parse(text, origin, &name, crate::zone::no_includes)?
+            }
+        };
+        Ok((parsed.zone, parsed.warnings))
+    }
+}
+
+/// What a (re)load produced: the zones now served, with their serials, and any warnings.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub zones: Vec<(Name, u32)>,
+    pub warnings: Vec<ZoneWarning>,
+}
+
+/// The zones being served, swapped whole on reload so every query sees one consistent catalog.
+pub struct Authority {
+    sources: Vec<ZoneSource>,
+    catalog: RwLock<Arc<Catalog>>,
+    pub options: AuthorityOptions,
+}
+
+impl Authority {
+    /// Loads every zone; the first error stops the start.
+    pub fn load(
+        sources: Vec<ZoneSource>,
+        options: AuthorityOptions,
+    ) -> Result<(Authority, LoadReport), ZoneError> {
+        let (catalog, report) = load_catalog(&sources)?;
+        let authority = Authority {
+            sources,
+            catalog: RwLock::new(Arc::new(catalog)),
+            options,
+        };
+        Ok((authority, report))
+    }
+
+    /// Loads every zone again. On any error the zones being served stay as they were.
+    pub fn reload(&self) -> Result<LoadReport, ZoneError> {
+        let (catalog, report) = load_catalog(&self.sources)?;
+        *self
+            .catalog
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(catalog);
+        Ok(report)
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn respond(&self, query: &[u8], transport: Transport, client: SocketAddr) -> Option<Response> {
+        authority::respond(
+            &self.catalog(),
+            query,
+            transport,
+            client.ip(),
+            &self.options,
+        )
+    }
+}
+
+fn load_catalog(sources: &[ZoneSource]) -> Result<(Catalog, LoadReport), ZoneError> {
+    let mut catalog = Catalog::new();
+    let mut report = LoadReport {
+        zones: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for source in sources {
+        let (zone, warnings) = source.load()?;
+        report.zones.push((zone.origin().clone(), zone.serial()));
+        report.warnings.extend(warnings);
+        catalog.insert(zone);
+    }
+    Ok((catalog, report))
+}
+
+/// Answers queries arriving on `socket` until `shutdown`.
+pub async fn serve_udp(
+    socket: UdpSocket,
+    authority: Arc<Authority>,
+    tracer: Tracer,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    let local = socket.local_addr()?;
+    let mut buf = vec![0u8; MAX_QUERY_DATAGRAM];
+    loop {
+        let received = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            received = socket.recv_from(&mut buf) => received,
+        };
+        let (len, peer) = match received {
+            Ok(received) => received,
+            Err(err) => {
+                tracing::debug!(%local, "dns udp receive error: {err}");
+                continue;
+            }
+        };
+        let query = &buf[..len];
+        let trace = tracer.scope("dns", Role::Server, local, peer);
+        trace.received(query, || summarize_bytes(query));
+        let Some(response) = authority.respond(query, Transport::Udp, peer) else {
+            continue;
+        };
+        for message in &response.messages {
+            if let Err(err) = socket.send_to(message, peer).await {
+                tracing::debug!(%local, %peer, "dns udp send error: {err}");
+            }
+            trace.sent(message, || response.summary());
+        }
+    }
+}
+
+/// How many TCP connections are served at once and how long a quiet one stays open.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+}
+
+/// Accepts TCP connections until `shutdown`, each carrying any number of queries.
+pub async fn serve_tcp(
+    listener: TcpListener,
+    authority: Arc<Authority>,
+    limits: TcpLimits,
+    tracer: Tracer,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    loop {
+        // Wait for a free slot before accepting: extra clients wait in the kernel's backlog.
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            permit = slots.clone().acquire_owned() => permit.map_err(io::Error::other)?,
+        };
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::debug!("dns tcp accept error: {err}");
+                    continue;
+                }
+            },
+        };
+        let authority = authority.clone();
+        let tracer = tracer.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                result = serve_connection(stream, peer, &authority, limits.idle_timeout, &tracer) => {
+                    if let Err(err) = result {
+                        tracing::debug!(%peer, "dns tcp connection ended: {err}");
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn serve_connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    authority: &Authority,
+    idle_timeout: Duration,
+    tracer: &Tracer,
+) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let trace = tracer.scope("dns", Role::Server, stream.local_addr()?, peer);
+    let mut frames = FrameDecoder::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        while let Some(query) = frames
+            .next_message()
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?
+        {
+            trace.received(&query, || summarize_bytes(&query));
+            if let Some(response) = authority.respond(&query, Transport::Tcp, peer) {
+                send_response(&mut stream, &response, &trace).await?;
+            }
+        }
+        let read = match tokio::time::timeout(idle_timeout, stream.read(&mut buf)).await {
+            Ok(read) => read?,
+            // RFC 7766 §6.2.3: the server closes idle connections.
+            Err(_) => return Ok(()),
+        };
+        if read == 0 {
+            return Ok(());
+        }
+        frames.feed(&buf[..read]);
+    }
+}
+
+async fn send_response(
+    stream: &mut TcpStream,
+    response: &Response,
+    trace: &TraceScope,
+) -> io::Result<()> {
+    for (index, message) in response.messages.iter().enumerate() {
+        stream.write_all(&frame(message)).await?;
+        trace.sent(message, || {
+            if index == 0 {
+                response.summary()
+            } else {
+                summarize_bytes(message)
+            }
+        });
+    }
+    Ok(())
+}
+
+fn summarize_bytes(bytes: &[u8]) -> String {
+    match Message::decode(bytes) {
+        Ok(message) => message.summary(),
+        Err(err) => format!("malformed message ({} bytes): {err}", bytes.len()),
+    }
+}
+
+/// Tells each secondary in `targets` that `zone` changed (RFC 1996), retrying until it
+/// acknowledges. Returns, per target, whether it acknowledged.
+pub async fn notify(
+    zone: &Zone,
+    targets: &[SocketAddr],
+    tracer: &Tracer,
+) -> Vec<(SocketAddr, bool)> {
+    let mut results = Vec::new();
+    for &target in targets {
+        results.push((target, notify_one(zone, target, tracer).await));
+    }
+    results
+}
+
+async fn notify_one(zone: &Zone, target: SocketAddr, tracer: &Tracer) -> bool {
+    for _ in 0..NOTIFY_ATTEMPTS {
+        let id = client::random_id();
+        let message = authority::notify_message(zone, id);
+        let Ok(query) = Message::decode(&message) else {
+            return false;
+        };
+        let options = client::QueryOptions {
+            timeout: NOTIFY_TIMEOUT,
+            retries: 0,
+            tcp: false,
+        };
+        if let Ok(exchange) = client::query(target, &query, options, tracer).await
+            && authority::is_notify_ack(&exchange.response_bytes, id)
+        {
+            return true;
+        }
+    }
+    false
+}
