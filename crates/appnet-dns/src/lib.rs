@@ -9,7 +9,7 @@
 //!   RFC 4592, RFC 5936 AXFR, RFC 1996 NOTIFY) that the UDP and TCP drivers call per message.
 //!
 //! - [`acl`]: address access lists (zone transfers, resolver clients).
-//! - [`tcp`]: DNS-over-TCP framing (RFC 1035 §4.2.2, RFC 7766).
+//! - [`tcp`]: DNS-over-TCP framing (RFC 1035 §4.2.2, RFC 7766); [`udp_batch`]: recvmmsg/sendmmsg.
 //! - [`client`]: the tokio driver for one query (UDP with TCP fallback, or TCP) and for AXFR.
 //! - [`dig`]: `appnet dig`'s command line, output and `+trace` walk.
 //! - [`server`]: the tokio driver of the authoritative server (UDP, TCP, reload, NOTIFY).
@@ -26,5 +26,6 @@ pub mod mini;
 pub mod resolver;
 pub mod server;
 pub mod tcp;
+pub mod udp_batch;
 pub mod wire;
 pub mod zone;

@@ -14,12 +14,15 @@ pub const PORT: u16 = 5300;
 pub const ROOT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 /// The `example.` TLD server: `ns.example.`
 pub const TLD_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
-/// The authoritative server for alpha.example and beta.example.
+/// The authoritative server for alpha.example and beta.example (the two mail domains) and
+/// web.example (the web origin and its CDN).
 pub const AUTH_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 4);
 /// The recursive resolver clients ask.
 pub const RESOLVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 5301);
 /// Where every other mini Internet service listens: the names in the zones point here.
 pub const SERVICES_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
+/// The CDN's edge servers, each on its own address so they can share a port.
+pub const EDGE_IPS: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 0, 0, 11), Ipv4Addr::new(127, 0, 0, 12)];
 
 /// One name server of the mini Internet and the zones it serves, as (origin, master-file text).
 pub struct MiniServer {
@@ -48,11 +51,12 @@ pub fn servers(port: u16) -> Vec<MiniServer> {
             zones: vec![("example.", tld_zone())],
         },
         MiniServer {
-            role: "dns alpha/beta.example",
+            role: "dns alpha/beta/web.example",
             address: at(AUTH_IP),
             zones: vec![
                 ("alpha.example.", domain_zone("alpha")),
                 ("beta.example.", domain_zone("beta")),
+                ("web.example.", web_zone()),
             ],
         },
     ]
@@ -84,6 +88,29 @@ alpha    IN NS  ns.alpha
 ns.alpha IN A   {AUTH_IP}
 beta     IN NS  ns.beta
 ns.beta  IN A   {AUTH_IP}
+web      IN NS  ns.web
+ns.web   IN A   {AUTH_IP}
+"
+    )
+}
+
+/// The web origin and its CDN: `www` is the origin, `cdn` answers with every edge (a client
+/// picks one), and `video` is served through the CDN by a CNAME, as content sites do.
+fn web_zone() -> String {
+    let [edge1, edge2] = EDGE_IPS;
+    format!(
+        "$ORIGIN web.example.
+$TTL 300
+@      IN SOA ns hostmaster ( {SERIAL} 3600 600 86400 60 )
+@      IN NS  ns
+ns     IN A   {AUTH_IP}
+www    IN A   {SERVICES_IP}
+origin IN CNAME www
+edge1  IN A   {edge1}
+edge2  IN A   {edge2}
+cdn    IN A   {edge1}
+cdn    IN A   {edge2}
+video  IN CNAME cdn
 "
     )
 }

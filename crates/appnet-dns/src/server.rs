@@ -9,7 +9,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::trace::{Role, TraceScope, Tracer};
@@ -20,11 +20,10 @@ use tokio::sync::Semaphore;
 use crate::authority::{self, AuthorityOptions, Response, Transport};
 use crate::client;
 use crate::tcp::{FrameDecoder, frame};
+use crate::udp_batch::{self, RecvBatch};
 use crate::wire::{Message, Name};
 use crate::zone::{Catalog, Zone, ZoneError, ZoneWarning, read_zone_file};
 
-/// The largest datagram we read: anything longer is not a DNS query we could answer.
-const MAX_QUERY_DATAGRAM: usize = 65_535;
 /// NOTIFY attempts per secondary, and the wait for each acknowledgement (RFC 1996 §3.6).
 const NOTIFY_ATTEMPTS: u32 = 5;
 const NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -124,39 +123,83 @@ fn load_catalog(sources: &[ZoneSource]) -> Result<(Catalog, LoadReport), ZoneErr
 }
 
 /// Answers queries arriving on `socket` until `shutdown`.
+///
+/// The loop runs on a thread of its own with a blocking socket rather than as a tokio task, and
+/// receives and sends in batches ([`udp_batch`]): a busy authoritative server always has the next
+/// queries waiting, and then one system call fetches many of them. The read timeout bounds how
+/// long a stop request waits.
 pub async fn serve_udp(
     socket: UdpSocket,
     authority: Arc<Authority>,
     tracer: Tracer,
     shutdown: Shutdown,
 ) -> io::Result<()> {
+    let socket = socket.into_std()?;
+    socket.set_nonblocking(false)?;
+    socket.set_read_timeout(Some(STOP_POLL))?;
+    tokio::task::spawn_blocking(move || answer_datagrams(&socket, &authority, &tracer, &shutdown))
+        .await
+        .map_err(io::Error::other)?
+}
+
+/// How often the UDP loop looks at the shutdown token when no query arrives.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+fn answer_datagrams(
+    socket: &std::net::UdpSocket,
+    authority: &Authority,
+    tracer: &Tracer,
+    shutdown: &Shutdown,
+) -> io::Result<()> {
     let local = socket.local_addr()?;
-    let mut buf = vec![0u8; MAX_QUERY_DATAGRAM];
-    loop {
-        let received = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            received = socket.recv_from(&mut buf) => received,
-        };
-        let (len, peer) = match received {
-            Ok(received) => received,
+    let mut batch = RecvBatch::default();
+    let mut responses = Vec::with_capacity(udp_batch::BATCH);
+    while !shutdown.is_cancelled() {
+        match udp_batch::recv_batch(socket, &mut batch) {
+            Ok(_) => {}
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
             Err(err) => {
                 tracing::debug!(%local, "dns udp receive error: {err}");
                 continue;
             }
-        };
-        let query = &buf[..len];
-        let trace = tracer.scope("dns", Role::Server, local, peer);
-        trace.received(query, || summarize_bytes(query));
-        let Some(response) = authority.respond(query, Transport::Udp, peer) else {
-            continue;
-        };
-        for message in &response.messages {
-            if let Err(err) = socket.send_to(message, peer).await {
-                tracing::debug!(%local, %peer, "dns udp send error: {err}");
+        }
+        responses.clear();
+        // One look at the zones per batch: a reload lands between batches, never inside one.
+        let catalog = authority.catalog();
+        for (query, peer) in batch.datagrams() {
+            let trace = tracer.scope("dns", Role::Server, local, peer);
+            trace.received(query, || summarize_bytes(query));
+            let options = &authority.options;
+            if let Some(response) =
+                authority::respond(&catalog, query, Transport::Udp, peer.ip(), options)
+            {
+                responses.push((response, peer, trace));
             }
-            trace.sent(message, || response.summary());
+        }
+        let replies: Vec<(&[u8], SocketAddr)> = responses
+            .iter()
+            .flat_map(|(response, peer, _)| {
+                response
+                    .messages
+                    .iter()
+                    .map(|message| (&message[..], *peer))
+            })
+            .collect();
+        udp_batch::send_batch(socket, &replies);
+        for (response, _, trace) in &responses {
+            for message in &response.messages {
+                trace.sent(message, || response.summary());
+            }
         }
     }
+    Ok(())
 }
 
 /// How many TCP connections are served at once and how long a quiet one stays open.
@@ -219,19 +262,28 @@ async fn serve_connection(
     let trace = tracer.scope("dns", Role::Server, stream.local_addr()?, peer);
     let mut frames = FrameDecoder::new();
     let mut buf = vec![0u8; 16 * 1024];
+    // When the current message began to arrive: a message must be complete within the idle
+    // timeout of its first byte, so a client trickling one byte at a time cannot hold a slot.
+    let mut message_started: Option<Instant> = None;
     loop {
         while let Some(query) = frames
             .next_message()
             .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?
         {
+            // What is still buffered now belongs to the next message, whose clock starts now.
+            message_started = None;
             trace.received(&query, || summarize_bytes(&query));
             if let Some(response) = authority.respond(&query, Transport::Tcp, peer) {
                 send_response(&mut stream, &response, &trace).await?;
             }
         }
-        let read = match tokio::time::timeout(idle_timeout, stream.read(&mut buf)).await {
+        message_started = frames
+            .is_mid_message()
+            .then(|| message_started.unwrap_or_else(Instant::now));
+        let deadline = message_started.unwrap_or_else(Instant::now) + idle_timeout;
+        let read = match tokio::time::timeout_at(deadline.into(), stream.read(&mut buf)).await {
             Ok(read) => read?,
-            // RFC 7766 §6.2.3: the server closes idle connections.
+            // RFC 7766 §6.2.3: the server closes idle connections, and slow ones.
             Err(_) => return Ok(()),
         };
         if read == 0 {

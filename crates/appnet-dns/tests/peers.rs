@@ -1,19 +1,22 @@
 //! Interop: our authoritative server answering dig, drill and dnspython; NSD taking our zone by
 //! AXFR and refreshing it after our NOTIFY; our client asking NSD.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use appnet_core::lifecycle::Shutdown;
 use appnet_core::trace::Tracer;
-use appnet_dns::authority::AuthorityOptions;
 use appnet_dns::client::{self, QueryOptions};
-use appnet_dns::server::{self, Authority, TcpLimits, ZoneSource};
+use appnet_dns::server::{self, Authority, ZoneSource};
 use appnet_dns::wire::{Message, Name, RData, Rcode, RecordType};
 use appnet_testkit::{python3, require_peer};
+use common::{
+    OurServer, TCP_LIMITS, any_loopback_port, assert_has, dig, run, start_authority, start_nsd,
+    wait_for_serial,
+};
 
 const ZONE: &str = r#"$ORIGIN interop.test.
 $TTL 3600
@@ -45,21 +48,15 @@ fn big_rrset() -> String {
         .collect()
 }
 
+/// Our server on an ephemeral loopback port, serving ZONE from a file tests may rewrite.
 struct Running {
+    _server: OurServer,
     addr: SocketAddr,
     authority: Arc<Authority>,
-    shutdown: Shutdown,
     _dir: tempfile::TempDir,
     zone_file: PathBuf,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// Our server on an ephemeral loopback port (UDP and TCP on the same port), serving ZONE.
 async fn start_ours() -> Running {
     let dir = tempfile::tempdir().unwrap();
     let zone_file = dir.path().join("interop.test.zone");
@@ -68,75 +65,13 @@ async fn start_ours() -> Running {
         path: zone_file.clone(),
         origin: None,
     }];
-    let (authority, _) = Authority::load(sources, AuthorityOptions::default()).unwrap();
-    let authority = Arc::new(authority);
-    let (udp, tcp) = bind_pair().await;
-    let addr = udp.local_addr().unwrap();
-    let shutdown = Shutdown::new();
-    tokio::spawn(server::serve_udp(
-        udp,
-        authority.clone(),
-        Tracer::off(),
-        shutdown.clone(),
-    ));
-    let limits = TcpLimits {
-        max_connections: 64,
-        idle_timeout: Duration::from_secs(5),
-    };
-    tokio::spawn(server::serve_tcp(
-        tcp,
-        authority.clone(),
-        limits,
-        Tracer::off(),
-        shutdown.clone(),
-    ));
+    let server = start_authority(sources, any_loopback_port(), TCP_LIMITS).await;
     Running {
-        addr,
-        authority,
-        shutdown,
+        addr: server.addr,
+        authority: server.authority.clone(),
+        _server: server,
         _dir: dir,
         zone_file,
-    }
-}
-
-/// A UDP socket and a TCP listener on the same free port.
-async fn bind_pair() -> (tokio::net::UdpSocket, tokio::net::TcpListener) {
-    loop {
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        if let Ok(tcp) = tokio::net::TcpListener::bind(udp.local_addr().unwrap()).await {
-            return (udp, tcp);
-        }
-    }
-}
-
-/// Runs a peer program off the async runtime and returns its stdout.
-async fn run(program: PathBuf, args: Vec<String>) -> String {
-    tokio::task::spawn_blocking(move || {
-        let output = Command::new(&program)
-            .args(&args)
-            .output()
-            .expect("run peer");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr)
-    })
-    .await
-    .unwrap()
-}
-
-async fn dig(addr: SocketAddr, args: &str) -> String {
-    let mut argv = vec![
-        format!("@{}", addr.ip()),
-        "-p".into(),
-        addr.port().to_string(),
-    ];
-    argv.extend(["+time=2", "+tries=1"].map(String::from));
-    argv.extend(args.split_whitespace().map(String::from));
-    run(require_peer("dig"), argv).await
-}
-
-fn assert_has(output: &str, needles: &[&str]) {
-    for needle in needles {
-        assert!(output.contains(needle), "expected {needle:?} in:\n{output}");
     }
 }
 
@@ -337,108 +272,6 @@ async fn garbage_gets_formerr_and_the_server_keeps_serving() {
     assert_eq!(reply.header.id, 0xabcd);
     assert_eq!(reply.rcode(), Rcode::FORMERR);
     assert_has(&dig(ours.addr, "host.interop.test").await, &["192.0.2.80"]);
-}
-
-/// NSD, run unprivileged from a temp dir (see PEERS.md for Debian's defaults that get in the way).
-struct Nsd {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nsd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    loop {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn start_nsd(zone_lines: &str) -> Nsd {
-    let nsd = require_peer("nsd");
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let work = dir.path();
-    let conf = format!(
-        r#"server:
-    ip-address: 127.0.0.1@{port}
-    server-count: 1
-    username: ""
-    chroot: ""
-    zonesdir: "{work}"
-    database: ""
-    zonelistfile: "{work}/zone.list"
-    pidfile: "{work}/nsd.pid"
-    xfrdfile: "{work}/xfrd.state"
-    xfrdir: "{work}"
-    logfile: "{work}/nsd.log"
-    rrl-ratelimit: 0
-    rrl-whitelist-ratelimit: 0
-    verbosity: 2
-remote-control:
-    control-enable: no
-{zone_lines}"#,
-        work = work.display()
-    );
-    std::fs::write(work.join("nsd.conf"), conf).unwrap();
-    let child = Command::new(nsd)
-        .args(["-d", "-c"])
-        .arg(work.join("nsd.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Nsd {
-        child,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        _dir: dir,
-    }
-}
-
-async fn soa_serial(server: SocketAddr, zone: &str) -> Option<u32> {
-    let query = Message::query(
-        client::random_id(),
-        Name::from_ascii(zone).unwrap(),
-        RecordType::SOA,
-        false,
-        None,
-    );
-    let options = QueryOptions {
-        timeout: Duration::from_millis(500),
-        retries: 0,
-        tcp: false,
-    };
-    let exchange = client::query(server, &query, options, &Tracer::off())
-        .await
-        .ok()?;
-    exchange
-        .response
-        .answers
-        .iter()
-        .find_map(|record| match record.rdata {
-            RData::Soa { serial, .. } => Some(serial),
-            _ => None,
-        })
-}
-
-async fn wait_for_serial(server: SocketAddr, zone: &str, serial: u32, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if soa_serial(server, zone).await == Some(serial) {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
 }
 
 #[tokio::test]

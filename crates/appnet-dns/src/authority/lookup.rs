@@ -11,7 +11,7 @@
 use std::collections::HashSet;
 
 use crate::wire::{Name, RData, Rcode, Record, RecordType};
-use crate::zone::{Node, RRset, Zone};
+use crate::zone::{Location, Node, RRset, Zone};
 
 /// Longest CNAME chain followed inside a zone; real chains are two or three long.
 pub const MAX_CNAME_CHAIN: usize = 16;
@@ -103,25 +103,29 @@ pub fn lookup(zone: &Zone, qname: &Name, qtype: RecordType) -> Outcome {
             }
         }
     }
-    let answers = out.answers.clone();
-    add_addresses(zone, &answers, &mut out.additionals, &mut HashSet::new());
+    add_addresses(
+        zone,
+        &out.answers,
+        &mut out.additionals,
+        &mut HashSet::new(),
+    );
     out
 }
 
 /// One step of RFC 1034 §4.3.2 step 3 at `name`.
 fn step<'z>(zone: &'z Zone, name: &Name, qtype: RecordType) -> Step<'z> {
-    if let Some((cut, ns)) = zone.delegation(name) {
+    match zone.locate(name) {
         // RFC 4035 §3.1.4.1: the DS RRset at a cut belongs to the parent side, this zone.
-        if !(qtype == RecordType::DS && cut == name) {
-            return Step::Referral { cut, ns };
+        Location::Delegated { cut, .. } if qtype == RecordType::DS && cut == name => {
+            if let Some(node) = zone.node(name) {
+                return at_node(node, qtype);
+            }
         }
-    }
-    if let Some(node) = zone.node(name) {
-        return at_node(node, qtype);
-    }
-    if zone.has_descendants(name) {
+        Location::Delegated { cut, ns } => return Step::Referral { cut, ns },
+        Location::Node(node) => return at_node(node, qtype),
         // An empty non-terminal exists (RFC 4592 §2.2.2) and blocks wildcards below its parent.
-        return Step::NoData;
+        Location::EmptyNonTerminal => return Step::NoData,
+        Location::Missing => {}
     }
     let wildcard = zone
         .closest_encloser(name)

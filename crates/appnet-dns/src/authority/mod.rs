@@ -14,8 +14,10 @@
 //! Choices, each a common server behaviour:
 //! - minimal responses (NSD's and BIND's `minimal-responses`): positive answers carry no NS
 //!   RRset in authority; additional data is only the addresses of NS, MX and SRV targets;
-//! - QTYPE ANY returns every RRset at the name (RFC 8482 §4 permits a minimal answer; the full
-//!   one shows students what is there);
+//! - QCLASS ANY is answered from the class IN data, without AA and without the SOA of a negative
+//!   answer (RFC 1034 §3.7.1: such answers can never be authoritative), as NSD does;
+//! - QTYPE ANY returns every RRset at the name (RFC 8482 §4 permits a minimal answer, and NSD
+//!   gives one RRset; the full one shows students what is there);
 //! - NOTIFY is answered REFUSED with the question echoed: the opcode is understood (this server
 //!   sends NOTIFY), but as a primary-only server it has no secondary zone to refresh, and
 //!   REFUSED tells the sender to stop retrying, which NOTIMP would not say as clearly;
@@ -160,8 +162,24 @@ fn query(
         // Not ours: REFUSED without AA, as NSD and BIND answer for foreign names.
         return error_reply(request, Rcode::REFUSED, transport, opts);
     };
-    let outcome = lookup(zone, &question.name, question.qtype);
+    let mut outcome = lookup(zone, &question.name, question.qtype);
+    if question.qclass == Class::ANY {
+        any_class(&mut outcome);
+    }
     from_outcome(request, outcome, transport, opts)
+}
+
+/// QCLASS ANY (`*`): the records are our class IN data, but a server cannot know every class,
+/// so the answer is never authoritative (RFC 1034 §3.7.1, RFC 1035 §6.2). Nor is a negative
+/// answer given with the SOA: without it the denial is not cached (RFC 2308 §5), since it only
+/// covers class IN. NSD answers the same way.
+fn any_class(outcome: &mut Outcome) {
+    outcome.authoritative = false;
+    if matches!(outcome.kind, OutcomeKind::NoData | OutcomeKind::NxDomain) {
+        outcome
+            .authorities
+            .retain(|record| record.rtype() != RecordType::SOA);
+    }
 }
 
 /// The zone answering `question`; a DS query at a child apex goes to the parent if we have it,

@@ -320,9 +320,30 @@ fn foreign_names_and_classes_are_refused() {
     let mut chaos = query("version.bind.", RecordType::TXT);
     chaos.questions[0].qclass = Class::CH;
     assert_eq!(ask(&chaos).rcode(), Rcode::REFUSED);
-    let mut any_class = query("host.example.com.", RecordType::A);
-    any_class.questions[0].qclass = Class::ANY;
-    assert_eq!(ask(&any_class).answers.len(), 1);
+}
+
+#[test]
+fn class_any_is_answered_but_never_authoritative() {
+    let ask_any = |qname: &str, qtype: RecordType| {
+        let mut request = query(qname, qtype);
+        request.questions[0].qclass = Class::ANY;
+        ask(&request)
+    };
+    let reply = ask_any("host.example.com.", RecordType::A);
+    assert_eq!(rdatas(&reply.answers), ["host.example.com. A 192.0.2.80"]);
+    assert!(!reply.header.aa, "RFC 1034 §3.7.1");
+    assert_eq!(reply.questions[0].qclass, Class::ANY);
+    // Negative answers keep their RCODE but lose the SOA, so nobody caches them.
+    let reply = ask_any("nothere.example.com.", RecordType::A);
+    assert_eq!(reply.rcode(), Rcode::NXDOMAIN);
+    assert!(!reply.header.aa && reply.authorities.is_empty());
+    let reply = ask_any("host.example.com.", RecordType::MX);
+    assert_eq!(reply.rcode(), Rcode::NOERROR);
+    assert!(reply.answers.is_empty() && reply.authorities.is_empty());
+    // A referral is unchanged.
+    let reply = ask_any("deep.sub.example.com.", RecordType::A);
+    assert!(!reply.header.aa);
+    assert_eq!(reply.authorities.len(), 2);
 }
 
 #[test]

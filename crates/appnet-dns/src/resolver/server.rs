@@ -23,6 +23,7 @@ use crate::client::{self, QueryOptions};
 use crate::config::ResolverConfig;
 use crate::server::TcpLimits;
 use crate::tcp::{FrameDecoder, frame};
+use crate::udp_batch::{self, RecvBatch};
 use crate::wire::{Message, Name, Question, Rcode, RecordType};
 
 use super::cache::Cache;
@@ -39,8 +40,6 @@ pub const MAX_RESOLUTIONS: usize = 1000;
 /// Queries of one TCP connection resolved at once (RFC 7766 §6.2.1.1 pipelining); the
 /// connection is not read further until one completes.
 const MAX_PIPELINED: usize = 32;
-/// The largest datagram we read.
-const MAX_QUERY_DATAGRAM: usize = 65_535;
 
 /// The resolver: its configuration, root hints and the shared cache.
 pub struct Resolver {
@@ -193,64 +192,105 @@ impl Resolver {
     }
 }
 
-/// Answers queries arriving on `socket` until `shutdown`, each on its own task.
+/// Answers queries arriving on `socket` until `shutdown`.
+///
+/// As the authoritative server does ([`crate::server::serve_udp`]), the receive loop runs on a
+/// thread of its own and takes datagrams in batches: most answers come straight from the cache
+/// and go out in one batched send. A query the cache cannot answer gets a tokio task of its own,
+/// so one slow upstream never holds up the others.
 pub async fn serve_udp(
     socket: UdpSocket,
     resolver: Arc<Resolver>,
     tracer: Tracer,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let socket = Arc::new(socket);
+    let socket = Arc::new(socket.into_std()?);
+    socket.set_nonblocking(false)?;
+    socket.set_read_timeout(Some(STOP_POLL))?;
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        answer_datagrams(&socket, &resolver, &tracer, &shutdown, &runtime)
+    })
+    .await
+    .map_err(io::Error::other)?
+}
+
+/// How often the UDP loop looks at the shutdown token when no query arrives.
+const STOP_POLL: Duration = Duration::from_millis(100);
+
+fn answer_datagrams(
+    socket: &Arc<std::net::UdpSocket>,
+    resolver: &Arc<Resolver>,
+    tracer: &Tracer,
+    shutdown: &Shutdown,
+    runtime: &tokio::runtime::Handle,
+) -> io::Result<()> {
     let local = socket.local_addr()?;
-    let mut buf = vec![0u8; MAX_QUERY_DATAGRAM];
-    loop {
-        let received = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            received = socket.recv_from(&mut buf) => received,
-        };
-        let (len, peer) = match received {
-            Ok(received) => received,
+    let mut batch = RecvBatch::default();
+    let mut replies: Vec<(Reply, SocketAddr, TraceScope)> = Vec::with_capacity(udp_batch::BATCH);
+    while !shutdown.is_cancelled() {
+        match udp_batch::recv_batch(socket, &mut batch) {
+            Ok(_) => {}
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
             Err(err) => {
                 tracing::debug!(%local, "dns resolver udp receive error: {err}");
                 continue;
             }
-        };
-        let query = buf.get(..len).unwrap_or_default();
-        let trace = tracer.scope("dns", Role::Server, local, peer);
-        trace.received(query, || summarize_bytes(query));
-        // The ACL and the checks run here, before a task is spent on the query.
-        let client = match respond::accept(query, peer.ip(), Transport::Udp, &resolver.config.allow)
-        {
-            Incoming::Ignore => continue,
-            Incoming::Reply(reply) => {
-                send_udp(&socket, &reply, peer, &trace).await;
-                continue;
-            }
-            Incoming::Resolve(client) => client,
-        };
-        // Most answers come from the cache: those need no task of their own.
-        if let Some(reply) = resolver.cached_reply(&client) {
-            send_udp(&socket, &reply, peer, &trace).await;
-            continue;
         }
-        let (socket, resolver, tracer, shutdown) = (
-            socket.clone(),
-            resolver.clone(),
-            tracer.clone(),
-            shutdown.clone(),
-        );
-        tokio::spawn(async move {
-            let reply = tokio::select! {
-                () = shutdown.cancelled() => return,
-                reply = resolver.serve(&client, &tracer) => reply,
-            };
-            send_udp(&socket, &reply, peer, &trace).await;
-        });
+        replies.clear();
+        for (query, peer) in batch.datagrams() {
+            let trace = tracer.scope("dns", Role::Server, local, peer);
+            trace.received(query, || summarize_bytes(query));
+            // The ACL and the checks come first, before any work is spent on the query.
+            let client =
+                match respond::accept(query, peer.ip(), Transport::Udp, &resolver.config.allow) {
+                    Incoming::Ignore => continue,
+                    Incoming::Reply(reply) => {
+                        replies.push((reply, peer, trace));
+                        continue;
+                    }
+                    Incoming::Resolve(client) => client,
+                };
+            match resolver.cached_reply(&client) {
+                Some(reply) => replies.push((reply, peer, trace)),
+                None => {
+                    let (socket, resolver, tracer, shutdown) = (
+                        socket.clone(),
+                        resolver.clone(),
+                        tracer.clone(),
+                        shutdown.clone(),
+                    );
+                    runtime.spawn(async move {
+                        let reply = tokio::select! {
+                            () = shutdown.cancelled() => return,
+                            reply = resolver.serve(&client, &tracer) => reply,
+                        };
+                        send_udp(&socket, &reply, peer, &trace);
+                    });
+                }
+            }
+        }
+        let datagrams: Vec<(&[u8], SocketAddr)> = replies
+            .iter()
+            .map(|(reply, peer, _)| (&reply.bytes[..], *peer))
+            .collect();
+        udp_batch::send_batch(socket, &datagrams);
+        for (reply, _, trace) in &replies {
+            trace.sent(&reply.bytes, || reply.summary());
+        }
     }
+    Ok(())
 }
 
-async fn send_udp(socket: &UdpSocket, reply: &Reply, peer: SocketAddr, trace: &TraceScope) {
-    if let Err(err) = socket.send_to(&reply.bytes, peer).await {
+fn send_udp(socket: &std::net::UdpSocket, reply: &Reply, peer: SocketAddr, trace: &TraceScope) {
+    if let Err(err) = socket.send_to(&reply.bytes, peer) {
         tracing::debug!(%peer, "dns resolver udp send error: {err}");
     }
     trace.sent(&reply.bytes, || reply.summary());
@@ -330,8 +370,17 @@ impl Connection {
         let mut frames = FrameDecoder::new();
         let mut buf = vec![0u8; 16 * 1024];
         let mut open = true;
+        // When the message being received began to arrive: it must be complete within the idle
+        // timeout of its first byte, so a client trickling bytes cannot hold the connection.
+        let mut message_started: Option<Instant> = None;
         loop {
-            self.start_queries(&mut frames, &slots, &tx, &trace)?;
+            if self.start_queries(&mut frames, &slots, &tx, &trace)? > 0 {
+                message_started = None;
+            }
+            message_started = frames
+                .is_mid_message()
+                .then(|| message_started.unwrap_or_else(Instant::now));
+            let read_deadline = message_started.unwrap_or_else(Instant::now) + self.idle_timeout;
             let pending = slots.available_permits() < MAX_PIPELINED;
             if !open && !pending {
                 return Ok(());
@@ -343,7 +392,7 @@ impl Connection {
                     trace.sent(&reply.bytes, || reply.summary());
                     drop(permit);
                 }
-                read = tokio::time::timeout(self.idle_timeout, reader.read(&mut buf)), if can_read => match read {
+                read = tokio::time::timeout_at(read_deadline.into(), reader.read(&mut buf)), if can_read => match read {
                     // RFC 7766 §6.2.3: close an idle connection, but not while answers are due.
                     Err(_) if pending => {}
                     Err(_) => return Ok(()),
@@ -356,21 +405,23 @@ impl Connection {
         }
     }
 
-    /// Starts every complete query in the buffer for which a slot is free.
+    /// Starts every complete query in the buffer for which a slot is free; returns how many.
     fn start_queries(
         &self,
         frames: &mut FrameDecoder,
         slots: &Arc<Semaphore>,
         tx: &mpsc::Sender<Outgoing>,
         trace: &TraceScope,
-    ) -> io::Result<()> {
+    ) -> io::Result<usize> {
+        let mut started = 0;
         while let Ok(permit) = slots.clone().try_acquire_owned() {
             let next = frames
                 .next_message()
                 .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
             let Some(query) = next else {
-                return Ok(());
+                return Ok(started);
             };
+            started += 1;
             trace.received(&query, || summarize_bytes(&query));
             let (resolver, tracer, tx, peer) = (
                 self.resolver.clone(),
@@ -390,7 +441,7 @@ impl Connection {
                 }
             });
         }
-        Ok(())
+        Ok(started)
     }
 }
 

@@ -229,14 +229,13 @@ impl Name {
     }
 
     /// The labels as slices, rightmost last, in a fixed array (see `label_starts`).
-    fn label_slices(&self) -> ([&[u8]; MAX_LABELS], usize) {
-        let mut slices: [&[u8]; MAX_LABELS] = [&[]; MAX_LABELS];
-        let mut count = 0;
-        for (slot, label) in slices.iter_mut().zip(self.labels()) {
-            *slot = label;
-            count += 1;
-        }
-        (slices, count)
+    /// The label whose length byte is at `start` (from [`Name::label_starts`]).
+    fn label_at(&self, start: u8) -> &[u8] {
+        let start = usize::from(start);
+        let len = self.wire.get(start).copied().map_or(0, usize::from);
+        self.wire
+            .get(start + 1..start + 1 + len)
+            .unwrap_or_default()
     }
 }
 
@@ -328,15 +327,20 @@ impl Ord for Name {
     /// RFC 4034 §6.1: compare label by label from the right, each label as a lower-cased octet
     /// string where a shorter prefix sorts first; a name sorts before its subdomains.
     fn cmp(&self, other: &Self) -> Ordering {
-        let (mine, my_count) = self.label_slices();
-        let (theirs, their_count) = other.label_slices();
+        // Equal names are the common case in lookups: settle them without splitting labels.
+        if self.wire.eq_ignore_ascii_case(&other.wire) {
+            return Ordering::Equal;
+        }
+        let (mine, my_count) = self.label_starts();
+        let (theirs, their_count) = other.label_starts();
         let mine = mine.get(..my_count).unwrap_or_default();
         let theirs = theirs.get(..their_count).unwrap_or_default();
-        for (a, b) in mine.iter().rev().zip(theirs.iter().rev()) {
-            let order = a
+        for (&a, &b) in mine.iter().rev().zip(theirs.iter().rev()) {
+            let order = self
+                .label_at(a)
                 .iter()
                 .map(u8::to_ascii_lowercase)
-                .cmp(b.iter().map(u8::to_ascii_lowercase));
+                .cmp(other.label_at(b).iter().map(u8::to_ascii_lowercase));
             if order != Ordering::Equal {
                 return order;
             }

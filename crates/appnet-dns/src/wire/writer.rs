@@ -5,6 +5,9 @@
 //! RFC 3597 §4 limits it to the owner, the question and the RDATA names of the RFC 1035 types.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use rustc_hash::FxHasher;
 
 use super::name::Name;
 
@@ -20,8 +23,11 @@ pub struct Mark(usize);
 pub struct Writer {
     buf: Vec<u8>,
     /// Lower-cased wire form of every suffix written compressibly → its offset. Lower-cased
-    /// because names compare without case, as BIND and NSD compress.
-    suffixes: HashMap<Vec<u8>, u16>,
+    /// because names compare without case, as BIND and NSD compress. Fx hashing: the keys are
+    /// our own output, so a hash-flooding defence buys nothing and SipHash costs time per name.
+    suffixes: HashMap<Box<[u8]>, u16, BuildHasherDefault<FxHasher>>,
+    /// Reused for the lower-cased form of each suffix looked up, so lookups do not allocate.
+    scratch: Vec<u8>,
     max_size: usize,
 }
 
@@ -41,7 +47,8 @@ impl Writer {
     pub fn with_max_size(max_size: usize) -> Self {
         Self {
             buf: Vec::with_capacity(max_size.min(512)),
-            suffixes: HashMap::new(),
+            suffixes: HashMap::default(),
+            scratch: Vec::new(),
             max_size,
         }
     }
@@ -93,11 +100,8 @@ impl Writer {
     pub fn name(&mut self, name: &Name, compress: bool) {
         let mut rest = name.wire_labels();
         while let Some(&len) = rest.first() {
-            if compress && self.write_pointer(rest) {
+            if compress && self.point_to_earlier(rest) {
                 return;
-            }
-            if compress {
-                self.remember(rest);
             }
             let label_end = (usize::from(len) + 1).min(rest.len());
             let (label, tail) = rest.split_at(label_end);
@@ -107,22 +111,22 @@ impl Writer {
         self.u8(0);
     }
 
-    fn write_pointer(&mut self, suffix: &[u8]) -> bool {
-        let Some(&offset) = self.suffixes.get(&suffix.to_ascii_lowercase()) else {
-            return false;
-        };
-        self.u16(0xc000 | offset);
-        true
-    }
-
-    fn remember(&mut self, suffix: &[u8]) {
+    /// Writes a pointer to `suffix` if it was written before and returns true; otherwise
+    /// remembers that it starts at the current offset, for later names, and returns false.
+    fn point_to_earlier(&mut self, suffix: &[u8]) -> bool {
+        self.scratch.clear();
+        self.scratch
+            .extend(suffix.iter().map(u8::to_ascii_lowercase));
+        if let Some(&offset) = self.suffixes.get(&self.scratch[..]) {
+            self.u16(0xc000 | offset);
+            return true;
+        }
         if self.buf.len() <= MAX_POINTER_TARGET {
             // Checked just above: the offset fits 14 bits.
             let offset = self.buf.len() as u16;
-            self.suffixes
-                .entry(suffix.to_ascii_lowercase())
-                .or_insert(offset);
+            self.suffixes.insert(self.scratch.as_slice().into(), offset);
         }
+        false
     }
 
     /// Overwrites two bytes written earlier (RDLENGTH, counts); out-of-range offsets are ignored.

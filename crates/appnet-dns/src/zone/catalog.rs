@@ -8,12 +8,14 @@ use std::collections::BTreeMap;
 
 use crate::wire::Name;
 
+use super::key::Key;
 use super::tree::Zone;
 
-/// A set of zones keyed by origin.
+/// A set of zones keyed by origin (as a canonical-order [`Key`], so finding the zone of a name
+/// is a few byte-string lookups of its ancestors' keys).
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    zones: BTreeMap<Name, Zone>,
+    zones: BTreeMap<Key, Zone>,
 }
 
 impl Catalog {
@@ -23,28 +25,26 @@ impl Catalog {
 
     /// Adds a zone, returning the one it replaces (a reload).
     pub fn insert(&mut self, zone: Zone) -> Option<Zone> {
-        self.zones.insert(zone.origin().clone(), zone)
+        self.zones.insert(Key::of(zone.origin()), zone)
     }
 
     pub fn remove(&mut self, origin: &Name) -> Option<Zone> {
-        self.zones.remove(origin)
+        self.zones.remove(&Key::of(origin))
     }
 
     /// The zone whose origin is exactly `origin`.
     pub fn get(&self, origin: &Name) -> Option<&Zone> {
-        self.zones.get(origin)
+        self.zones.get(&Key::of(origin))
     }
 
     /// The most enclosing zone: the one with the longest origin that `qname` is at or under.
     pub fn find(&self, qname: &Name) -> Option<&Zone> {
-        let mut candidate = Some(qname.clone());
-        while let Some(name) = candidate {
-            if let Some(zone) = self.zones.get(&name) {
-                return Some(zone);
-            }
-            candidate = name.parent();
-        }
-        None
+        let key = Key::of(qname);
+        let bytes = key.as_bytes();
+        key.ancestor_lengths()
+            .iter()
+            .rev()
+            .find_map(|&len| self.zones.get(bytes.get(..len)?))
     }
 
     /// The zones in canonical order of their origins.

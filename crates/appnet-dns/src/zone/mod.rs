@@ -20,7 +20,7 @@ pub mod tree;
 pub use catalog::Catalog;
 pub use error::{ZoneError, ZoneErrorKind, ZoneWarning, ZoneWarningKind};
 pub use parser::{Loader, no_includes, read_zone_file};
-pub use tree::{Node, ParsedZone, RRset, Zone};
+pub use tree::{Location, Node, ParsedZone, RRset, Zone};
 
 /// Largest zone file (each file, includes counted separately) we read: a million records of
 /// ~100 bytes fit with room to spare, and a runaway file cannot exhaust memory.

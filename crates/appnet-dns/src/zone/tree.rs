@@ -67,6 +67,20 @@ impl Node {
     }
 }
 
+/// Where a name stands in a zone: see [`Zone::locate`].
+#[derive(Debug, Clone, Copy)]
+pub enum Location<'z> {
+    /// At or below a zone cut (RFC 1034 §4.2.1): the cut and its NS RRset.
+    Delegated {
+        cut: &'z Name,
+        ns: &'z RRset,
+    },
+    Node(&'z Node),
+    /// No records, but names below it (RFC 4592 §2.2.2).
+    EmptyNonTerminal,
+    Missing,
+}
+
 /// A validated zone: an apex with its SOA and NS, and every name at or below it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Zone {
@@ -210,6 +224,20 @@ impl Zone {
         self.entry(Key::of(name).as_bytes()).map(|(_, node)| node)
     }
 
+    /// Where `name` (inside the zone) stands, from one key: below a zone cut, at a node with
+    /// records, an empty non-terminal, or nowhere. What every lookup asks first.
+    pub fn locate(&self, name: &Name) -> Location<'_> {
+        let key = Key::of(name);
+        if let Some((cut, ns)) = self.delegation_key(&key) {
+            return Location::Delegated { cut, ns };
+        }
+        match self.entry(key.as_bytes()) {
+            Some((_, node)) => Location::Node(node),
+            None if self.has_descendants_key(key.as_bytes()) => Location::EmptyNonTerminal,
+            None => Location::Missing,
+        }
+    }
+
     fn entry(&self, key: &[u8]) -> Option<&(Name, Node)> {
         self.nodes.get(key)
     }
@@ -279,7 +307,10 @@ impl Zone {
         if !self.contains(name) {
             return None;
         }
-        let key = Key::of(name);
+        self.delegation_key(&Key::of(name))
+    }
+
+    fn delegation_key(&self, key: &Key) -> Option<(&Name, &RRset)> {
         let lengths = key.ancestor_lengths();
         let apex_labels = self.origin.label_count();
         lengths.iter().skip(apex_labels + 1).find_map(|&len| {
