@@ -12,7 +12,8 @@
 //! - [`tcp`]: DNS-over-TCP framing (RFC 1035 §4.2.2, RFC 7766); [`udp_batch`]: recvmmsg/sendmmsg.
 //! - [`client`]: the tokio driver for one query (UDP with TCP fallback, or TCP) and for AXFR.
 //! - [`dig`]: `appnet dig`'s command line, output and `+trace` walk.
-//! - [`server`]: the tokio driver of the authoritative server (UDP, TCP, reload, NOTIFY).
+//! - [`server`]: the tokio driver of the authoritative server (UDP, TCP, reload, NOTIFY);
+//!   [`listen`]: the TCP accept loop and batched UDP loop it shares with the resolver.
 //! - [`resolver`]: the recursive resolver (RFC 1034 §5.3.3): iteration from the root hints, a
 //!   TTL cache with negative caching and serve-stale, an ACL, and its UDP/TCP driver.
 //! - [`mini`]: the mini Internet's name servers and zones for `appnet up`; [`config`]: `[dns]`.
@@ -22,6 +23,7 @@ pub mod authority;
 pub mod client;
 pub mod config;
 pub mod dig;
+pub mod listen;
 pub mod mini;
 pub mod resolver;
 pub mod server;

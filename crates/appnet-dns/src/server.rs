@@ -15,10 +15,10 @@ use appnet_core::lifecycle::Shutdown;
 use appnet_core::trace::{Role, TraceScope, Tracer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
 
 use crate::authority::{self, AuthorityOptions, Response, Transport};
 use crate::client;
+use crate::listen::{self, TcpLimits};
 use crate::tcp::{FrameDecoder, frame};
 use crate::udp_batch::{self, RecvBatch};
 use crate::wire::{Message, Name};
@@ -122,91 +122,59 @@ fn load_catalog(sources: &[ZoneSource]) -> Result<(Catalog, LoadReport), ZoneErr
     Ok((catalog, report))
 }
 
-/// Answers queries arriving on `socket` until `shutdown`.
-///
-/// The loop runs on a thread of its own with a blocking socket rather than as a tokio task, and
-/// receives and sends in batches ([`udp_batch`]): a busy authoritative server always has the next
-/// queries waiting, and then one system call fetches many of them. The read timeout bounds how
-/// long a stop request waits.
+/// Answers queries arriving on `socket` until `shutdown`, a batch at a time ([`listen`]).
 pub async fn serve_udp(
     socket: UdpSocket,
     authority: Arc<Authority>,
     tracer: Tracer,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let socket = socket.into_std()?;
-    socket.set_nonblocking(false)?;
-    socket.set_read_timeout(Some(STOP_POLL))?;
-    tokio::task::spawn_blocking(move || answer_datagrams(&socket, &authority, &tracer, &shutdown))
-        .await
-        .map_err(io::Error::other)?
+    let local = socket.local_addr()?;
+    listen::serve_datagrams(socket, shutdown, "dns", move |socket, batch| {
+        answer_batch(socket, local, batch, &authority, &tracer);
+    })
+    .await
 }
 
-/// How often the UDP loop looks at the shutdown token when no query arrives.
-const STOP_POLL: Duration = Duration::from_millis(100);
-
-fn answer_datagrams(
+fn answer_batch(
     socket: &std::net::UdpSocket,
+    local: SocketAddr,
+    batch: &RecvBatch,
     authority: &Authority,
     tracer: &Tracer,
-    shutdown: &Shutdown,
-) -> io::Result<()> {
-    let local = socket.local_addr()?;
-    let mut batch = RecvBatch::default();
+) {
+    // One look at the zones per batch: a reload lands between batches, never inside one.
+    let catalog = authority.catalog();
     let mut responses = Vec::with_capacity(udp_batch::BATCH);
-    while !shutdown.is_cancelled() {
-        match udp_batch::recv_batch(socket, &mut batch) {
-            Ok(_) => {}
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(err) => {
-                tracing::debug!(%local, "dns udp receive error: {err}");
-                continue;
-            }
-        }
-        responses.clear();
-        // One look at the zones per batch: a reload lands between batches, never inside one.
-        let catalog = authority.catalog();
-        for (query, peer) in batch.datagrams() {
-            let trace = tracer.scope("dns", Role::Server, local, peer);
-            trace.received(query, || summarize_bytes(query));
-            let options = &authority.options;
-            if let Some(response) =
-                authority::respond(&catalog, query, Transport::Udp, peer.ip(), options)
-            {
-                responses.push((response, peer, trace));
-            }
-        }
-        let replies: Vec<(&[u8], SocketAddr)> = responses
-            .iter()
-            .flat_map(|(response, peer, _)| {
-                response
-                    .messages
-                    .iter()
-                    .map(|message| (&message[..], *peer))
-            })
-            .collect();
-        udp_batch::send_batch(socket, &replies);
-        for (response, _, trace) in &responses {
-            for message in &response.messages {
-                trace.sent(message, || response.summary());
-            }
+    for (query, peer) in batch.datagrams() {
+        let trace = tracer.scope("dns", Role::Server, local, peer);
+        trace.received(query, || summarize_bytes(query));
+        let answered = authority::respond(
+            &catalog,
+            query,
+            Transport::Udp,
+            peer.ip(),
+            &authority.options,
+        );
+        if let Some(response) = answered {
+            responses.push((response, peer, trace));
         }
     }
-    Ok(())
-}
-
-/// How many TCP connections are served at once and how long a quiet one stays open.
-#[derive(Debug, Clone, Copy)]
-pub struct TcpLimits {
-    pub max_connections: usize,
-    pub idle_timeout: Duration,
+    let replies: Vec<(&[u8], SocketAddr)> = responses
+        .iter()
+        .flat_map(|(response, peer, _)| {
+            response
+                .messages
+                .iter()
+                .map(|message| (&message[..], *peer))
+        })
+        .collect();
+    udp_batch::send_batch(socket, &replies);
+    for (response, _, trace) in &responses {
+        for message in &response.messages {
+            trace.sent(message, || response.summary());
+        }
+    }
 }
 
 /// Accepts TCP connections until `shutdown`, each carrying any number of queries.
@@ -217,38 +185,11 @@ pub async fn serve_tcp(
     tracer: Tracer,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    loop {
-        // Wait for a free slot before accepting: extra clients wait in the kernel's backlog.
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            permit = slots.clone().acquire_owned() => permit.map_err(io::Error::other)?,
-        };
-        let (stream, peer) = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::debug!("dns tcp accept error: {err}");
-                    continue;
-                }
-            },
-        };
-        let authority = authority.clone();
-        let tracer = tracer.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                result = serve_connection(stream, peer, &authority, limits.idle_timeout, &tracer) => {
-                    if let Err(err) = result {
-                        tracing::debug!(%peer, "dns tcp connection ended: {err}");
-                    }
-                }
-            }
-        });
-    }
+    listen::accept_connections(listener, limits.max_connections, shutdown, "dns", move |stream, peer| {
+        let (authority, tracer) = (authority.clone(), tracer.clone());
+        async move { serve_connection(stream, peer, &authority, limits.idle_timeout, &tracer).await }
+    })
+    .await
 }
 
 async fn serve_connection(

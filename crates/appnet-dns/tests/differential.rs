@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::trace::Tracer;
 use appnet_dns::config::ResolverConfig;
+use appnet_dns::listen::TcpLimits;
 use appnet_dns::mini::{self, MiniServer};
 use appnet_dns::resolver::{self, Hints, Outcome, Resolver};
-use appnet_dns::server::{TcpLimits, ZoneSource};
+use appnet_dns::server::ZoneSource;
 use appnet_dns::wire::{Class, Edns, Message, Name, Opcode, RData, Rcode, Record, RecordType};
 use appnet_testkit::free_port_on;
 use common::{

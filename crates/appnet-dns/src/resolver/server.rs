@@ -21,7 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use crate::authority::Transport;
 use crate::client::{self, QueryOptions};
 use crate::config::ResolverConfig;
-use crate::server::TcpLimits;
+use crate::listen::{self, TcpLimits};
 use crate::tcp::{FrameDecoder, frame};
 use crate::udp_batch::{self, RecvBatch};
 use crate::wire::{Message, Name, Question, Rcode, RecordType};
@@ -192,101 +192,93 @@ impl Resolver {
     }
 }
 
-/// Answers queries arriving on `socket` until `shutdown`.
-///
-/// As the authoritative server does ([`crate::server::serve_udp`]), the receive loop runs on a
-/// thread of its own and takes datagrams in batches: most answers come straight from the cache
-/// and go out in one batched send. A query the cache cannot answer gets a tokio task of its own,
-/// so one slow upstream never holds up the others.
+/// Answers queries arriving on `socket` until `shutdown`, a batch at a time ([`listen`]): most
+/// answers come straight from the cache and go out in one batched send. A query the cache cannot
+/// answer gets a tokio task of its own, so one slow upstream never holds up the others.
 pub async fn serve_udp(
     socket: UdpSocket,
     resolver: Arc<Resolver>,
     tracer: Tracer,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let socket = Arc::new(socket.into_std()?);
-    socket.set_nonblocking(false)?;
-    socket.set_read_timeout(Some(STOP_POLL))?;
+    let local = socket.local_addr()?;
     let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        answer_datagrams(&socket, &resolver, &tracer, &shutdown, &runtime)
+    let stop = shutdown.clone();
+    listen::serve_datagrams(socket, stop, "dns resolver", move |socket, batch| {
+        let context = BatchContext {
+            socket,
+            local,
+            resolver: &resolver,
+            tracer: &tracer,
+            shutdown: &shutdown,
+            runtime: &runtime,
+        };
+        context.answer(batch);
     })
     .await
-    .map_err(io::Error::other)?
 }
 
-/// How often the UDP loop looks at the shutdown token when no query arrives.
-const STOP_POLL: Duration = Duration::from_millis(100);
+/// What answering one batch of datagrams needs.
+struct BatchContext<'a> {
+    socket: &'a Arc<std::net::UdpSocket>,
+    local: SocketAddr,
+    resolver: &'a Arc<Resolver>,
+    tracer: &'a Tracer,
+    shutdown: &'a Shutdown,
+    runtime: &'a tokio::runtime::Handle,
+}
 
-fn answer_datagrams(
-    socket: &Arc<std::net::UdpSocket>,
-    resolver: &Arc<Resolver>,
-    tracer: &Tracer,
-    shutdown: &Shutdown,
-    runtime: &tokio::runtime::Handle,
-) -> io::Result<()> {
-    let local = socket.local_addr()?;
-    let mut batch = RecvBatch::default();
-    let mut replies: Vec<(Reply, SocketAddr, TraceScope)> = Vec::with_capacity(udp_batch::BATCH);
-    while !shutdown.is_cancelled() {
-        match udp_batch::recv_batch(socket, &mut batch) {
-            Ok(_) => {}
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue;
-            }
-            Err(err) => {
-                tracing::debug!(%local, "dns resolver udp receive error: {err}");
-                continue;
-            }
-        }
-        replies.clear();
+impl BatchContext<'_> {
+    fn answer(&self, batch: &RecvBatch) {
+        let mut replies: Vec<(Reply, SocketAddr, TraceScope)> =
+            Vec::with_capacity(udp_batch::BATCH);
         for (query, peer) in batch.datagrams() {
-            let trace = tracer.scope("dns", Role::Server, local, peer);
+            let trace = self.tracer.scope("dns", Role::Server, self.local, peer);
             trace.received(query, || summarize_bytes(query));
             // The ACL and the checks come first, before any work is spent on the query.
-            let client =
-                match respond::accept(query, peer.ip(), Transport::Udp, &resolver.config.allow) {
-                    Incoming::Ignore => continue,
-                    Incoming::Reply(reply) => {
-                        replies.push((reply, peer, trace));
-                        continue;
-                    }
-                    Incoming::Resolve(client) => client,
-                };
-            match resolver.cached_reply(&client) {
-                Some(reply) => replies.push((reply, peer, trace)),
-                None => {
-                    let (socket, resolver, tracer, shutdown) = (
-                        socket.clone(),
-                        resolver.clone(),
-                        tracer.clone(),
-                        shutdown.clone(),
-                    );
-                    runtime.spawn(async move {
-                        let reply = tokio::select! {
-                            () = shutdown.cancelled() => return,
-                            reply = resolver.serve(&client, &tracer) => reply,
-                        };
-                        send_udp(&socket, &reply, peer, &trace);
-                    });
+            let client = match respond::accept(
+                query,
+                peer.ip(),
+                Transport::Udp,
+                &self.resolver.config.allow,
+            ) {
+                Incoming::Ignore => continue,
+                Incoming::Reply(reply) => {
+                    replies.push((reply, peer, trace));
+                    continue;
                 }
+                Incoming::Resolve(client) => client,
+            };
+            match self.resolver.cached_reply(&client) {
+                Some(reply) => replies.push((reply, peer, trace)),
+                None => self.resolve_in_background(client, peer, trace),
             }
         }
         let datagrams: Vec<(&[u8], SocketAddr)> = replies
             .iter()
             .map(|(reply, peer, _)| (&reply.bytes[..], *peer))
             .collect();
-        udp_batch::send_batch(socket, &datagrams);
+        udp_batch::send_batch(self.socket, &datagrams);
         for (reply, _, trace) in &replies {
             trace.sent(&reply.bytes, || reply.summary());
         }
     }
-    Ok(())
+
+    fn resolve_in_background(&self, client: ClientQuery, peer: SocketAddr, trace: TraceScope) {
+        let (socket, resolver, tracer, shutdown) = (
+            self.socket.clone(),
+            self.resolver.clone(),
+            self.tracer.clone(),
+            self.shutdown.clone(),
+        );
+        self.runtime.spawn(async move {
+            let reply = tokio::select! {
+                () = shutdown.cancelled() => return,
+                reply = resolver.serve(&client, &tracer) => reply,
+            };
+            send_udp(&socket, &reply, peer, &trace);
+        });
+    }
 }
 
 fn send_udp(socket: &std::net::UdpSocket, reply: &Reply, peer: SocketAddr, trace: &TraceScope) {
@@ -304,43 +296,24 @@ pub async fn serve_tcp(
     tracer: Tracer,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    loop {
-        // Wait for a free slot before accepting: extra clients wait in the kernel's backlog.
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            permit = slots.clone().acquire_owned() => permit.map_err(io::Error::other)?,
-        };
-        let (stream, peer) = tokio::select! {
-            () = shutdown.cancelled() => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::debug!("dns resolver tcp accept error: {err}");
-                    continue;
-                }
-            },
-        };
-        let connection = Connection {
-            resolver: resolver.clone(),
-            peer,
-            idle_timeout: limits.idle_timeout,
-            tracer: tracer.clone(),
-            shutdown: shutdown.clone(),
-        };
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                result = connection.serve(stream) => {
-                    if let Err(err) = result {
-                        tracing::debug!(%peer, "dns resolver tcp connection ended: {err}");
-                    }
-                }
-            }
-        });
-    }
+    let connections = shutdown.clone();
+    listen::accept_connections(
+        listener,
+        limits.max_connections,
+        connections,
+        "dns resolver",
+        move |stream, peer| {
+            let connection = Connection {
+                resolver: resolver.clone(),
+                peer,
+                idle_timeout: limits.idle_timeout,
+                tracer: tracer.clone(),
+                shutdown: shutdown.clone(),
+            };
+            connection.serve(stream)
+        },
+    )
+    .await
 }
 
 /// One TCP client connection.
