@@ -298,6 +298,7 @@ fn mini_internet(extra_config: &str) -> (Appnet, PathBuf, String, String) {
 fn the_resolver_answers_dig_through_the_mini_internet() {
     let (_up, _config, _port, resolver) = mini_internet("");
     let (ip, port) = resolver.split_once(':').unwrap();
+    let at = format!("@{ip}");
     let dig = |args: &[&str]| {
         let mut argv = vec![format!("@{ip}"), "-p".into(), port.into(), "+time=3".into()];
         argv.extend(args.iter().map(|arg| arg.to_string()));
@@ -320,6 +321,16 @@ fn the_resolver_answers_dig_through_the_mini_internet() {
         nx.contains("status: NXDOMAIN") && nx.contains("SOA"),
         "{nx}"
     );
+    // drill (ldns) reads the resolver's answers too, over UDP and TCP.
+    for transport in [&[][..], &["-t"][..]] {
+        let mut argv: Vec<&str> = transport.to_vec();
+        argv.extend(["-p", port, "www.beta.example", &at, "A"]);
+        let drilled = text(&run(require_peer("drill"), &argv));
+        assert!(
+            drilled.contains("rcode: NOERROR") && drilled.contains("127.0.0.1"),
+            "{drilled}"
+        );
+    }
     // A second ask comes from the cache: the TTL has started counting down or stayed, never grown.
     let again = dig(&["beta.example", "MX", "+noall", "+answer"]);
     let ttl: u32 = again

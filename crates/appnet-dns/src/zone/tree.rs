@@ -362,8 +362,11 @@ struct Staged {
     rtype: RecordType,
     ttl: u32,
     rdatas: Vec<RData>,
-    /// Built only for large RRsets, so that a million-name zone pays for no hash tables.
-    seen: Option<HashSet<RData>>,
+    /// Built only for large RRsets, so that a million-name zone pays for no hash tables (and
+    /// boxed, so that it pays one pointer rather than an empty table's size per RRset: 40 MB
+    /// less at the peak of loading a million-record zone).
+    #[allow(clippy::box_collection)]
+    seen: Option<Box<HashSet<RData>>>,
     /// Where the RRset's TTLs first disagreed: file index and line.
     mismatch: Option<(usize, usize)>,
 }
@@ -380,7 +383,9 @@ impl Staged {
         if let Some(seen) = &mut self.seen {
             seen.insert(rdata.clone());
         } else if self.rdatas.len() >= SMALL_RRSET {
-            self.seen = Some(self.rdatas.iter().cloned().chain([rdata.clone()]).collect());
+            self.seen = Some(Box::new(
+                self.rdatas.iter().cloned().chain([rdata.clone()]).collect(),
+            ));
         }
         self.rdatas.push(rdata);
     }
