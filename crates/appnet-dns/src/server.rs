@@ -18,11 +18,12 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 use crate::authority::{self, AuthorityOptions, Response, Transport};
 use crate::client;
-use crate::listen::{self, TcpLimits};
+use crate::listen;
 use crate::tcp::{FrameDecoder, frame};
 use crate::udp_batch::{self, RecvBatch};
 use crate::wire::{Message, Name};
 use crate::zone::{Catalog, Zone, ZoneError, ZoneWarning, read_zone_file};
+use appnet_core::net::TcpLimits;
 
 /// NOTIFY attempts per secondary, and the wait for each acknowledgement (RFC 1996 §3.6).
 const NOTIFY_ATTEMPTS: u32 = 5;
@@ -185,7 +186,7 @@ pub async fn serve_tcp(
     tracer: Tracer,
     shutdown: Shutdown,
 ) -> io::Result<()> {
-    listen::accept_connections(listener, limits.max_connections, shutdown, "dns", move |stream, peer| {
+    appnet_core::net::accept_connections(listener, limits.max_connections, shutdown, "dns", move |stream, peer| {
         let (authority, tracer) = (authority.clone(), tracer.clone());
         async move { serve_connection(stream, peer, &authority, limits.idle_timeout, &tracer).await }
     })

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use appnet_core::lifecycle::Shutdown;
+use appnet_core::net::TcpLimits;
 use appnet_core::trace::Tracer;
 use appnet_dns::config::ResolverConfig;
-use appnet_dns::listen::TcpLimits;
 use appnet_dns::mini::{self, MiniServer};
 use appnet_dns::resolver::{self, Hints, Outcome, Resolver};
 use appnet_dns::server::ZoneSource;

@@ -181,7 +181,7 @@ pub fn free_port_on(ips: &[std::net::IpAddr]) -> u16 {
 pub fn up_config() -> String {
     let mini_ips = ["127.0.0.2", "127.0.0.3", "127.0.0.4"].map(|ip| ip.parse().expect("an IP"));
     format!(
-        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
+        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[http]\nlisten = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
         free_port_on(&mini_ips)
     )
 }

@@ -63,6 +63,9 @@ pub enum Command {
     /// DNS servers: authoritative for zone files, and a recursive resolver.
     #[command(subcommand)]
     Dns(DnsCommand),
+    /// HTTP/1.1: a static file server.
+    #[command(subcommand)]
+    Http(HttpCommand),
     /// Ask a DNS server and print the answer like dig (`appnet dig --help` lists the options).
     #[command(disable_help_flag = true)]
     Dig {
@@ -74,6 +77,25 @@ pub enum Command {
             value_name = "ARGS"
         )]
         args: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HttpCommand {
+    /// Serve a directory over HTTP/1.1: GET and HEAD, ranges, conditional requests, listings.
+    Serve {
+        /// Directory to serve [default: http.root from the config, or the built-in demo site].
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// Address to listen on [default: http.listen from the config, 127.0.0.1:8080].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+        /// Access log: `-` for standard output, `off`, or a file [default: http.access_log, -].
+        #[arg(long, value_name = "TARGET")]
+        access_log: Option<String>,
+        /// A virtual host, HOST=DIR: requests with that Host header are served from DIR.
+        #[arg(long = "vhost", value_name = "HOST=DIR")]
+        vhosts: Vec<String>,
     },
 }
 

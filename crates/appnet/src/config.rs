@@ -2,6 +2,7 @@
 
 use appnet_core::config::Seconds;
 use appnet_dns::config::DnsConfig;
+use appnet_http::config::HttpConfig;
 use appnet_udp::config::UdpConfig;
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +12,7 @@ pub struct AppConfig {
     pub up: UpConfig,
     pub udp: UdpConfig,
     pub dns: DnsConfig,
+    pub http: HttpConfig,
 }
 
 /// The `[up]` section: how the whole mini Internet starts and stops.

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use appnet_core::lifecycle::Services;
+use appnet_core::net::TcpLimits;
 use appnet_core::trace::Tracer;
 use appnet_dns::authority::AuthorityOptions;
 use appnet_dns::config::{DnsConfig, ResolverConfig};
 use appnet_dns::dig::{self, DigRequest};
-use appnet_dns::listen::TcpLimits;
 use appnet_dns::resolver::{self, Resolver};
 use appnet_dns::server::{self, Authority, LoadReport, ZoneSource};
 use appnet_dns::wire::{self, Name};

@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod dns;
+mod http;
 mod serving;
 mod udp;
 mod up;
@@ -60,6 +61,7 @@ async fn run(cli: Cli, config: AppConfig) -> ExitCode {
         }
         Command::Udp(command) => udp::run(command, &config, &tracer).await,
         Command::Dns(command) => dns::run(command, &config, &tracer).await,
+        Command::Http(command) => http::run(command, &config, &tracer).await,
         Command::Dig { args } => dns::dig(&args, &config, &tracer).await,
     };
 

@@ -246,6 +246,20 @@ fn up_starts_every_service_and_stops_within_two_seconds() {
             .find(|w| w.starts_with("127.0.0.1:"))
             .unwrap();
         assert!(appnet(&["udp", "send", addr, "up?"]).status.success());
+        let web = table
+            .iter()
+            .find(|l| l.starts_with("http web origin"))
+            .and_then(|row| row.split_whitespace().find(|w| w.starts_with("127.0.0.1:")))
+            .expect("http row");
+        let page = Command::new(require_peer("curl"))
+            .args(["-s", &format!("http://{web}/")])
+            .output()
+            .unwrap();
+        assert!(
+            text(&page.stdout).contains("appnet web origin"),
+            "{}",
+            text(&page.stdout)
+        );
 
         let asked = Instant::now();
         up.signal(signal);

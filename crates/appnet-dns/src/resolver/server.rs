@@ -21,10 +21,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use crate::authority::Transport;
 use crate::client::{self, QueryOptions};
 use crate::config::ResolverConfig;
-use crate::listen::{self, TcpLimits};
+use crate::listen;
 use crate::tcp::{FrameDecoder, frame};
 use crate::udp_batch::{self, RecvBatch};
 use crate::wire::{Message, Name, Question, Rcode, RecordType};
+use appnet_core::net::TcpLimits;
 
 use super::cache::Cache;
 use super::hints::{Hints, HintsError};
@@ -297,7 +298,7 @@ pub async fn serve_tcp(
     shutdown: Shutdown,
 ) -> io::Result<()> {
     let connections = shutdown.clone();
-    listen::accept_connections(
+    appnet_core::net::accept_connections(
         listener,
         limits.max_connections,
         connections,

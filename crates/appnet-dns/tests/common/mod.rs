@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use appnet_core::lifecycle::Shutdown;
+use appnet_core::net::TcpLimits;
 use appnet_core::trace::Tracer;
 use appnet_dns::authority::AuthorityOptions;
 use appnet_dns::client::{self, QueryOptions};
-use appnet_dns::listen::TcpLimits;
 use appnet_dns::server::{self, Authority, ZoneSource};
 use appnet_dns::wire::{Message, Name, RData, RecordType};
 use appnet_testkit::require_peer;

@@ -1,0 +1,67 @@
+//! Network loops every TCP server shares: accepting connections with a bound on how many are
+//! served at once (extra clients wait in the kernel's backlog, as RFC 7766 §6.2.2 recommends for
+//! DNS and every busy server does), each on a task of its own that stops with the service.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+use crate::lifecycle::Shutdown;
+
+/// How many TCP connections are served at once and how long a quiet one stays open.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+}
+
+/// Accepts connections until `shutdown`, at most `max_connections` at once, and serves each with
+/// `serve` on a task of its own. A connection that fails is logged; the loop goes on.
+pub async fn accept_connections<Serve, Served>(
+    listener: TcpListener,
+    max_connections: usize,
+    shutdown: Shutdown,
+    service: &'static str,
+    serve: Serve,
+) -> io::Result<()>
+where
+    Serve: Fn(TcpStream, SocketAddr) -> Served,
+    Served: Future<Output = io::Result<()>> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    loop {
+        // Wait for a free slot before accepting: extra clients wait in the kernel's backlog.
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            permit = slots.clone().acquire_owned() => permit.map_err(io::Error::other)?,
+        };
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    tracing::debug!("{service} tcp accept error: {err}");
+                    continue;
+                }
+            },
+        };
+        let connection = serve(stream, peer);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                result = connection => {
+                    if let Err(err) = result {
+                        tracing::debug!(%peer, "{service} tcp connection ended: {err}");
+                    }
+                }
+            }
+        });
+    }
+}

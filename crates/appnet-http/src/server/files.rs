@@ -1,0 +1,233 @@
+//! The static server's file system side: opening a path under the root without following a
+//! symbolic link out of it, listing a directory, and sending a file's bytes to a socket with
+//! `sendfile(2)` so they never pass through user space.
+
+use std::ffi::CString;
+use std::fs::{File, Metadata};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+use crate::site::listing::Entry;
+
+/// An opened file or directory under the root.
+pub struct Opened {
+    /// Its path (under the root, as asked: the kernel has checked it stays there).
+    pub path: PathBuf,
+    pub file: File,
+    pub metadata: Metadata,
+}
+
+/// `struct open_how` of `openat2(2)`, as the kernel lays it out (libc's is non-exhaustive).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// A directory served as a root, held open so that every lookup is resolved beneath it.
+#[derive(Debug)]
+pub struct Root {
+    path: PathBuf,
+    dir: File,
+}
+
+impl Root {
+    pub fn open(path: &Path) -> io::Result<Root> {
+        let path = path.canonicalize()?;
+        let dir = File::open(&path)?;
+        if !dir.metadata()?.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                "not a directory",
+            ));
+        }
+        Ok(Root { path, dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Opens `relative` beneath the root. The kernel resolves it with `RESOLVE_BENEATH`
+    /// (`openat2(2)`): a `..` or a symbolic link that would leave the root fails, whatever the
+    /// path looks like, in one system call and without a window for a swapped link. Relative
+    /// links that stay inside work; absolute links are refused even when they point inside.
+    pub fn open_beneath(&self, relative: &Path) -> io::Result<Opened> {
+        let relative = if relative.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            relative
+        };
+        let name = CString::new(relative.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+        let how = OpenHow {
+            flags: (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
+            mode: 0,
+            resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
+        };
+        // SAFETY: `name` is a NUL-terminated string and `how` a valid open_how, both alive for
+        // the call; the returned descriptor, if any, is ours to own.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                self.dir.as_raw_fd(),
+                name.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if fd < 0 {
+            let err = io::Error::last_os_error();
+            // EXDEV: the path tried to leave the root. Say "not found", as for any absent file.
+            return Err(match err.raw_os_error() {
+                Some(libc::EXDEV) => io::Error::new(io::ErrorKind::NotFound, "outside the root"),
+                _ => err,
+            });
+        }
+        // SAFETY: openat2 returned a fresh descriptor that nothing else owns.
+        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        let metadata = file.metadata()?;
+        Ok(Opened {
+            path: self.path.join(relative),
+            file,
+            metadata,
+        })
+    }
+}
+
+/// The entries of a directory for a listing; hidden files (dot files) are left out, as servers
+/// do by default, and so are entries that cannot be read.
+pub fn list_directory(path: &Path) -> io::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let Ok(entry) = entry else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let Ok(metadata) = entry.metadata() else {
+            continue;
+        };
+        entries.push(Entry {
+            name,
+            is_dir: metadata.is_dir(),
+            size: metadata.len(),
+            modified: metadata.modified().ok(),
+        });
+    }
+    Ok(entries)
+}
+
+/// Sends `len` bytes of `file` from `offset` to `stream` with `sendfile(2)`, waiting for the
+/// socket whenever its buffer is full.
+pub async fn send_file(stream: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<()> {
+    let mut offset = i64::try_from(offset).map_err(io::Error::other)?;
+    let mut left = len;
+    while left > 0 {
+        stream.writable().await?;
+        let chunk = usize::try_from(left.min(1 << 30)).unwrap_or(1 << 30);
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            // SAFETY: both descriptors are open for the duration of the call, and `offset` is a
+            // valid pointer the kernel updates.
+            let sent =
+                unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut offset, chunk) };
+            if sent < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(sent as u64)
+            }
+        });
+        match sent {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the file is shorter than it was",
+                ));
+            }
+            Ok(sent) => left -= sent.min(left),
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_symlink_out_of_the_root_is_refused() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "no").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("public"), "yes").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret"), root.path().join("link"))
+            .unwrap();
+        std::os::unix::fs::symlink("public", root.path().join("inside")).unwrap();
+        std::os::unix::fs::symlink(root.path().join("public"), root.path().join("absolute"))
+            .unwrap();
+        let root = Root::open(root.path()).unwrap();
+        assert!(root.open_beneath(Path::new("public")).is_ok());
+        assert!(
+            root.open_beneath(Path::new("inside")).is_ok(),
+            "links inside the root are fine"
+        );
+        assert!(
+            root.open_beneath(Path::new("")).unwrap().metadata.is_dir(),
+            "the root itself"
+        );
+        // RESOLVE_BENEATH refuses absolute links even when they land inside: no way to tell.
+        for escape in ["link", "absolute", "../secret", "/etc/passwd"] {
+            let refused = root.open_beneath(Path::new(escape)).err().unwrap();
+            assert_eq!(refused.kind(), io::ErrorKind::NotFound, "{escape}");
+        }
+    }
+
+    #[test]
+    fn listings_leave_out_dot_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".hidden"), "").unwrap();
+        std::fs::write(dir.path().join("shown"), "abc").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let mut names: Vec<(String, bool, u64)> = list_directory(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.is_dir, e.size))
+            .collect();
+        names.sort();
+        assert_eq!(names[0], ("shown".to_owned(), false, 3));
+        assert_eq!(names[1].0, "sub");
+        assert_eq!(names.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn send_file_moves_a_slice_of_a_file() {
+        use tokio::io::AsyncReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let reader = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            stream.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let file = File::open(&path).unwrap();
+        send_file(&stream, &file, 1000, 150_000).await.unwrap();
+        drop(stream);
+        assert_eq!(reader.await.unwrap(), data[1000..151_000]);
+    }
+}

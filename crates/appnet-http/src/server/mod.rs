@@ -1,0 +1,344 @@
+//! The tokio driver of the static HTTP server: accepts connections, feeds their bytes to the
+//! sans-IO codec ([`crate::proto::ServerConn`]), answers GET and HEAD from the file system with
+//! the plan of [`crate::site::respond`], and writes responses, in order, on persistent
+//! connections (RFC 9112 §9.3). Files go out with `sendfile(2)` ([`files::send_file`]).
+
+pub mod access_log;
+pub mod files;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use appnet_core::lifecycle::Shutdown;
+use appnet_core::net::{TcpLimits, accept_connections};
+use appnet_core::trace::{Role, TraceScope, Tracer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::proto::{CONTINUE, Event, Method, Request, ResponseHead, ServerConn, error_response};
+use crate::semantics::{Segment, format_http_date};
+use crate::site::listing::{self, escape_html};
+use crate::site::path::{PathError, SitePath, parse_target};
+use crate::site::respond::{FileFacts, Plan, plan_file};
+
+use self::access_log::{AccessLog, LogLine};
+use self::files::{Opened, Root, list_directory, send_file};
+
+/// The `Server` field of every response.
+const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
+/// Bytes read from a socket at a time.
+const READ_CHUNK: usize = 16 * 1024;
+/// File slices up to this size are read and written with the head instead of sent by sendfile.
+const INLINE_FILE_BYTES: u64 = 32 * 1024;
+
+/// What a server serves: a default root, roots per virtual host, and what a directory shows.
+#[derive(Debug)]
+pub struct Site {
+    root: Root,
+    virtual_hosts: HashMap<String, Root>,
+    index: String,
+    listings: bool,
+}
+
+impl Site {
+    /// A site serving `root` (which must exist) for every host.
+    pub fn new(root: &Path) -> io::Result<Site> {
+        Ok(Site {
+            root: Root::open(root)?,
+            virtual_hosts: HashMap::new(),
+            index: "index.html".into(),
+            listings: true,
+        })
+    }
+
+    /// Serves `root` for requests whose Host is `host` (case-insensitive, port ignored).
+    pub fn with_virtual_host(mut self, host: &str, root: &Path) -> io::Result<Site> {
+        self.virtual_hosts
+            .insert(host.to_ascii_lowercase(), Root::open(root)?);
+        Ok(self)
+    }
+
+    fn root_for(&self, host: Option<&str>) -> &Root {
+        let name = host.map(|host| {
+            host.rsplit_once(':')
+                .map_or(host, |(name, _)| name)
+                .to_ascii_lowercase()
+        });
+        name.and_then(|name| self.virtual_hosts.get(&name))
+            .unwrap_or(&self.root)
+    }
+}
+
+/// Serves `site` on `listener` until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    site: Arc<Site>,
+    limits: TcpLimits,
+    log: Arc<AccessLog>,
+    tracer: Tracer,
+    shutdown: Shutdown,
+) -> io::Result<()> {
+    accept_connections(
+        listener,
+        limits.max_connections,
+        shutdown,
+        "http",
+        move |stream, peer| {
+            let connection = Connection {
+                site: site.clone(),
+                log: log.clone(),
+                peer,
+                idle_timeout: limits.idle_timeout,
+            };
+            let tracer = tracer.clone();
+            async move { connection.serve(stream, &tracer).await }
+        },
+    )
+    .await
+}
+
+struct Connection {
+    site: Arc<Site>,
+    log: Arc<AccessLog>,
+    peer: SocketAddr,
+    idle_timeout: Duration,
+}
+
+impl Connection {
+    async fn serve(self, mut stream: TcpStream, tracer: &Tracer) -> io::Result<()> {
+        stream.set_nodelay(true)?;
+        let trace = tracer.scope("http", Role::Server, stream.local_addr()?, self.peer);
+        let mut conn = ServerConn::default();
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut current: Option<Request> = None;
+        // A request must arrive whole within the idle timeout of its first byte.
+        let mut request_started: Option<Instant> = None;
+        loop {
+            while let Some(event) = conn.poll_event() {
+                match event {
+                    Event::Request(request) => {
+                        trace
+                            .received(request_line(&request).as_bytes(), || request_line(&request));
+                        current = Some(request);
+                    }
+                    Event::Continue => stream.write_all(CONTINUE).await?,
+                    Event::Body(_) => {}
+                    Event::End { .. } => {
+                        request_started = None;
+                        if let Some(request) = current.take() {
+                            self.respond(&mut stream, &mut conn, &request, &trace)
+                                .await?;
+                        }
+                    }
+                    Event::Error(error) => {
+                        let mut head = error_response(&error);
+                        head.headers
+                            .append("Date", format_http_date(SystemTime::now()));
+                        write_head(&mut stream, &head, &trace).await?;
+                        return stream.shutdown().await;
+                    }
+                }
+            }
+            if conn.is_closed() {
+                return stream.shutdown().await;
+            }
+            let capacity = conn.input_capacity().clamp(1, READ_CHUNK);
+            let started = *request_started.get_or_insert_with(Instant::now);
+            let deadline = started + self.idle_timeout;
+            let read =
+                match tokio::time::timeout_at(deadline.into(), stream.read(&mut buf[..capacity]))
+                    .await
+                {
+                    Ok(read) => read?,
+                    // Idle between requests, or too slow within one: close (RFC 9112 §9.5).
+                    Err(_) => return Ok(()),
+                };
+            if read == 0 {
+                conn.feed_eof();
+            } else {
+                conn.feed(&buf[..read]);
+            }
+        }
+    }
+
+    async fn respond(
+        &self,
+        stream: &mut TcpStream,
+        conn: &mut ServerConn,
+        request: &Request,
+        trace: &TraceScope,
+    ) -> io::Result<()> {
+        let (mut head, body, opened) = self.answer(request);
+        head.headers.append("Server", SERVER);
+        // RFC 9110 §9.3.2: HEAD gets the header fields a GET would, and no body.
+        let body = if request.method == Method::Head {
+            Vec::new()
+        } else {
+            body
+        };
+        conn.prepare_response(&mut head);
+        let mut out = head.encode().map_err(io::Error::other)?;
+        trace.sent(&out, || {
+            format!("{} {} {}", head.version, head.status, head.reason)
+        });
+        let mut sent: u64 = 0;
+        for segment in &body {
+            match (segment, &opened) {
+                (Segment::Bytes(bytes), _) => out.extend_from_slice(bytes),
+                // Small slices ride along with the head in one write: fewer system calls than
+                // a write and a sendfile each.
+                (Segment::File { start, len }, Some(opened)) if *len <= INLINE_FILE_BYTES => {
+                    let at = out.len();
+                    out.resize(at + *len as usize, 0);
+                    opened.file.read_exact_at(&mut out[at..], *start)?;
+                }
+                (Segment::File { start, len }, Some(opened)) => {
+                    stream.write_all(&out).await?;
+                    out.clear();
+                    send_file(stream, &opened.file, *start, *len).await?;
+                }
+                (Segment::File { .. }, None) => {}
+            }
+            sent += segment.len();
+        }
+        stream.write_all(&out).await?;
+        conn.response_done();
+        self.log.write(&LogLine {
+            peer: self.peer,
+            time: SystemTime::now(),
+            request,
+            status: head.status,
+            bytes: sent,
+        });
+        Ok(())
+    }
+
+    /// The response for one complete request: head, body, and the file the body reads from.
+    fn answer(&self, request: &Request) -> (ResponseHead, Vec<Segment>, Option<Opened>) {
+        if !matches!(request.method, Method::Get | Method::Head) {
+            let mut head = page(405, "This server serves files: GET and HEAD only.");
+            head.0.headers.append("Allow", "GET, HEAD");
+            return (head.0, head.1, None);
+        }
+        let path = match parse_target(&request.target) {
+            Ok(path) => path,
+            Err(
+                PathError::Escapes
+                | PathError::ForbiddenByte
+                | PathError::BadEncoding
+                | PathError::NotAbsolute,
+            ) => {
+                let (head, body) = page(400, "The path is not one this server can serve.");
+                return (head, body, None);
+            }
+        };
+        let root = self.site.root_for(request.host());
+        let opened = match root.open_beneath(&path.relative()) {
+            Ok(opened) => opened,
+            Err(err) => {
+                let (status, text) = match err.kind() {
+                    io::ErrorKind::PermissionDenied => (403, "You may not read this."),
+                    _ => (404, "Nothing here."),
+                };
+                let (head, body) = page(status, text);
+                return (head, body, None);
+            }
+        };
+        if opened.metadata.is_dir() {
+            return self.directory(request, &path, opened);
+        }
+        let facts = FileFacts {
+            name: &request.target,
+            len: opened.metadata.len(),
+            modified: opened.metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        };
+        let Plan { head, body } = plan_file(request, facts, SystemTime::now());
+        (head, body, Some(opened))
+    }
+
+    /// A directory: redirect to the slashed URL, serve its index file, or list it.
+    fn directory(
+        &self,
+        request: &Request,
+        path: &SitePath,
+        opened: Opened,
+    ) -> (ResponseHead, Vec<Segment>, Option<Opened>) {
+        if !path.trailing_slash {
+            let location = format!("{}/", path.url_path().trim_end_matches('/'));
+            let (mut head, body) = page(301, "Moved to the directory's URL.");
+            head.headers.append("Location", location);
+            return (head, body, None);
+        }
+        let index_path = path.relative().join(&self.site.index);
+        if let Ok(index) = self.site.root_for(request.host()).open_beneath(&index_path)
+            && index.metadata.is_file()
+        {
+            let name = format!("{}{}", path.url_path(), self.site.index);
+            let facts = FileFacts {
+                name: &name,
+                len: index.metadata.len(),
+                modified: index.metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            };
+            let Plan { head, body } = plan_file(request, facts, SystemTime::now());
+            return (head, body, Some(index));
+        }
+        if !self.site.listings {
+            let (head, body) = page(403, "This directory has no index.");
+            return (head, body, None);
+        }
+        let entries = list_directory(&opened.path).unwrap_or_default();
+        let (head, body) = html_response(
+            200,
+            listing::render(&path.url_path(), entries, format_http_date),
+        );
+        (head, body, None)
+    }
+}
+
+/// A small HTML page for a status, as servers send with errors and redirects.
+fn page(status: u16, text: &str) -> (ResponseHead, Vec<Segment>) {
+    let reason = crate::proto::reason_phrase(status);
+    let html = format!(
+        "<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>\n<body><h1>{status} {reason}</h1><p>{}</p></body></html>\n",
+        escape_html(text)
+    );
+    html_response(status, html)
+}
+
+fn html_response(status: u16, html: String) -> (ResponseHead, Vec<Segment>) {
+    let mut head = ResponseHead::new(status);
+    head.headers
+        .append("Date", format_http_date(SystemTime::now()));
+    head.headers
+        .append("Content-Type", "text/html; charset=utf-8");
+    head.headers
+        .append("Content-Length", html.len().to_string());
+    (head, vec![Segment::Bytes(html.into_bytes())])
+}
+
+async fn write_head(
+    stream: &mut TcpStream,
+    head: &ResponseHead,
+    trace: &TraceScope,
+) -> io::Result<()> {
+    let bytes = head.encode().map_err(io::Error::other)?;
+    stream.write_all(&bytes).await?;
+    trace.sent(&bytes, || {
+        format!("{} {} {}", head.version, head.status, head.reason)
+    });
+    Ok(())
+}
+
+fn request_line(request: &Request) -> String {
+    format!(
+        "{} {} {}",
+        request.method.as_str(),
+        request.target,
+        request.version
+    )
+}
