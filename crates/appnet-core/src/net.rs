@@ -13,6 +13,9 @@ use tokio::sync::Semaphore;
 
 use crate::lifecycle::Shutdown;
 
+/// How long the accept loop waits after an accept error.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
 /// How many TCP connections are served at once and how long a quiet one stays open.
 #[derive(Debug, Clone, Copy)]
 pub struct TcpLimits {
@@ -45,7 +48,10 @@ where
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(err) => {
+                    // Out of descriptors (EMFILE) or a connection reset before accept: pause
+                    // briefly rather than spin on an error that will repeat at once.
                     tracing::debug!("{service} tcp accept error: {err}");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                     continue;
                 }
             },

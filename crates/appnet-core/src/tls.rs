@@ -27,6 +27,12 @@ pub enum TlsError {
     Io(#[from] std::io::Error),
 }
 
+/// Where appnet keeps its own TLS material (its local CA and the servers' certificate) unless
+/// told otherwise: clients trust `default_dir()/ca.pem`.
+pub fn default_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("appnet-tls")
+}
+
 const CA_FILE: &str = "ca.pem";
 const CERT_FILE: &str = "cert.pem";
 const KEY_FILE: &str = "key.pem";
@@ -63,27 +69,47 @@ impl TlsMaterial {
 
     /// Loads the material kept in `dir`, or generates it for `names` and stores it there, so that
     /// external clients can be given a CA file that stays valid across runs.
+    ///
+    /// Several processes may start at once (`appnet up` twice, parallel tests): each writes its
+    /// material into a directory of its own and renames it into place, so `dir` only ever holds
+    /// one complete set, and a process that loses the race loads the winner's.
     pub fn load_or_generate(dir: &Path, names: &[&str]) -> Result<TlsMaterial, TlsError> {
-        let paths = [CA_FILE, CERT_FILE, KEY_FILE].map(|file| dir.join(file));
-        if paths.iter().all(|p| p.exists()) {
-            let [ca_pem, chain_pem, key_pem] = paths.map(std::fs::read_to_string);
-            let material = TlsMaterial {
-                ca_pem: ca_pem?,
-                chain_pem: chain_pem?,
-                key_pem: key_pem?,
-            };
-            material.server_config().map_err(|err| TlsError::Stored {
-                path: dir.display().to_string(),
-                message: err.to_string(),
-            })?;
+        if let Some(material) = Self::load(dir)? {
             return Ok(material);
         }
         let material = TlsMaterial::generate(names)?;
-        std::fs::create_dir_all(dir)?;
-        std::fs::write(&paths[0], &material.ca_pem)?;
-        std::fs::write(&paths[1], &material.chain_pem)?;
-        write_private(&paths[2], &material.key_pem)?;
-        Ok(material)
+        let staging = dir.with_extension(format!("new-{}", std::process::id()));
+        std::fs::create_dir_all(&staging)?;
+        std::fs::write(staging.join(CA_FILE), &material.ca_pem)?;
+        std::fs::write(staging.join(CERT_FILE), &material.chain_pem)?;
+        write_private(&staging.join(KEY_FILE), &material.key_pem)?;
+        if std::fs::rename(&staging, dir).is_ok() {
+            return Ok(material);
+        }
+        let _ = std::fs::remove_dir_all(&staging);
+        Self::load(dir)?.ok_or_else(|| TlsError::Stored {
+            path: dir.display().to_string(),
+            message: "neither stored nor storable".into(),
+        })
+    }
+
+    /// The material stored in `dir`, if a complete set is there.
+    fn load(dir: &Path) -> Result<Option<TlsMaterial>, TlsError> {
+        let paths = [CA_FILE, CERT_FILE, KEY_FILE].map(|file| dir.join(file));
+        if !paths.iter().all(|p| p.exists()) {
+            return Ok(None);
+        }
+        let [ca_pem, chain_pem, key_pem] = paths.map(std::fs::read_to_string);
+        let material = TlsMaterial {
+            ca_pem: ca_pem?,
+            chain_pem: chain_pem?,
+            key_pem: key_pem?,
+        };
+        material.server_config().map_err(|err| TlsError::Stored {
+            path: dir.display().to_string(),
+            message: err.to_string(),
+        })?;
+        Ok(Some(material))
     }
 
     /// The CA certificate in PEM, for clients that must trust the leaf.
@@ -93,16 +119,7 @@ impl TlsMaterial {
 
     /// A rustls server config presenting the leaf certificate.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-        let chain = CertificateDer::pem_slice_iter(self.chain_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| stored_pem_error("certificate chain", err))?;
-        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
-            .map_err(|err| stored_pem_error("private key", err))?;
-        let config = rustls::ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)?;
-        Ok(Arc::new(config))
+        server_config_from_pem(&self.chain_pem, &self.key_pem)
     }
 
     /// A rustls client config that trusts exactly this CA.
@@ -152,6 +169,37 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     }
     #[cfg(not(unix))]
     std::fs::write(path, contents)
+}
+
+/// A rustls server config from a certificate chain and a private key given by the user, as
+/// PEM files (`--cert`, `--key`).
+pub fn server_config_from_files(
+    cert: &Path,
+    key: &Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|err| TlsError::Stored {
+            path: path.display().to_string(),
+            message: err.to_string(),
+        })
+    };
+    server_config_from_pem(&read(cert)?, &read(key)?)
+}
+
+fn server_config_from_pem(
+    chain_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|err| stored_pem_error("certificate chain", err))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|err| stored_pem_error("private key", err))?;
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    Ok(Arc::new(config))
 }
 
 #[cfg(test)]

@@ -19,6 +19,12 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// Seconds a connection may stay idle, or take to send one request.
     pub idle_timeout: Seconds,
+    /// Where HTTPS is served (the same site); unset turns HTTPS off.
+    pub tls_listen: Option<SocketAddr>,
+    /// The certificate chain and key (PEM) for HTTPS; unset means appnet's own, made on first
+    /// start and signed by appnet's local CA.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -27,8 +33,11 @@ impl Default for HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             root: None,
             access_log: "-".into(),
-            max_connections: 10_000,
+            max_connections: 50_000,
             idle_timeout: Seconds::from_millis(60_000),
+            tls_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8443))),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }

@@ -4,10 +4,13 @@
 //!   status lines, header fields with limits, Content-Length and chunked bodies, persistence.
 //! - [`semantics`]: sans-IO HTTP semantics (RFC 9110) the servers and clients share: byte ranges,
 //!   conditional requests, and the RFC 9111 caching rules the CDN builds on.
+//! - [`client`]: the HTTP/1.1 client (keep-alive pool, redirects, ranges, https) that
+//!   `appnet get`, the DASH player, the CDN and the tracker client fetch with.
 //! - [`config`]: the `[http]` section; [`demo`]: the built-in demo site.
 //! - [`server`]: the tokio driver of the static server.
 //! - [`site`]: the static site's sans-IO parts: safe paths under the root, directory listings.
 
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod proto;

@@ -63,6 +63,7 @@ fn start_ours() -> Ours {
         site,
         limits,
         Arc::new(AccessLog::Off),
+        None,
         Tracer::off(),
         shutdown.clone(),
     ));
@@ -517,4 +518,115 @@ fn field(fields: &[(String, String)], name: &str) -> Option<String> {
         .iter()
         .find(|(field, _)| field == name)
         .map(|(_, value)| value.clone())
+}
+
+#[test]
+fn curl_fetches_over_https_trusting_our_local_ca() {
+    let root = tempfile::tempdir().unwrap();
+    site_files(root.path());
+    let tls_dir = tempfile::tempdir().unwrap();
+    let material = appnet_core::tls::TlsMaterial::load_or_generate(
+        tls_dir.path(),
+        &["localhost", "127.0.0.1"],
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let shutdown = Shutdown::new();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let limits = TcpLimits {
+        max_connections: 16,
+        idle_timeout: Duration::from_secs(5),
+    };
+    let site = Arc::new(Site::new(root.path()).unwrap());
+    let tls = Some(material.server_config().unwrap());
+    runtime.spawn(server::serve(
+        listener,
+        site,
+        limits,
+        Arc::new(AccessLog::Off),
+        tls,
+        Tracer::off(),
+        shutdown.clone(),
+    ));
+    let ca = tls_dir.path().join("ca.pem");
+    let ca = ca.to_str().unwrap();
+    let data = std::fs::read(root.path().join("data.bin")).unwrap();
+    let whole = curl(&[
+        "--cacert",
+        ca,
+        &format!("https://localhost:{}/data.bin", addr.port()),
+    ]);
+    assert_eq!(
+        whole.stdout,
+        data,
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+    let part = curl(&[
+        "--cacert",
+        ca,
+        "-r",
+        "10-19",
+        &format!("https://127.0.0.1:{}/data.bin", addr.port()),
+    ]);
+    assert_eq!(part.stdout, data[10..20]);
+    let untrusted = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("https://127.0.0.1:{}/", addr.port()),
+    ]);
+    assert_eq!(
+        text(&untrusted),
+        "000",
+        "without our CA the certificate is not trusted"
+    );
+    shutdown.cancel();
+}
+
+#[test]
+fn text_is_compressed_for_clients_that_ask() {
+    let ours = start_ours();
+    let text_file = "line of text for compression\n".repeat(100);
+    std::fs::write(ours.root.path().join("long.txt"), &text_file).unwrap();
+    let url = format!("http://{}/long.txt", ours.addr);
+    let gzip = curl(&["-i", "-H", "Accept-Encoding: gzip", &url]);
+    let head = String::from_utf8_lossy(&gzip.stdout);
+    assert!(
+        head.contains("Content-Encoding: gzip") && head.contains("Vary: Accept-Encoding"),
+        "{head}"
+    );
+    assert!(
+        head.contains("ETag: W/\""),
+        "a compressed body has a weak ETag: {head}"
+    );
+    let decoded = curl(&["--compressed", &url]);
+    assert_eq!(
+        String::from_utf8_lossy(&decoded.stdout),
+        text_file,
+        "curl decodes what we encoded"
+    );
+    let plain = curl(&["-i", &url]);
+    assert!(
+        !String::from_utf8_lossy(&plain.stdout).contains("Content-Encoding"),
+        "no coding unless asked"
+    );
+    let binary = curl(&[
+        "-i",
+        "-H",
+        "Accept-Encoding: gzip",
+        &format!("http://{}/data.bin", ours.addr),
+    ]);
+    assert!(
+        !String::from_utf8_lossy(&binary.stdout[..200]).contains("Content-Encoding"),
+        "binary stays as it is"
+    );
 }

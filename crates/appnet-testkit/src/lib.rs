@@ -66,12 +66,18 @@ impl Appnet {
     /// The next stdout line that contains `needle`, waiting at most `timeout`; earlier lines are
     /// returned too, so tests can read the whole table up to a marker.
     pub fn wait_for_line(&self, needle: &str, timeout: Duration) -> Vec<String> {
-        wait_for(&self.stdout, needle, timeout)
+        wait_for(&self.stdout, needle, timeout).unwrap_or_else(|seen| {
+            // Whatever went wrong is most likely on stderr: show it with the failure.
+            let errors: Vec<String> = self.stderr.try_iter().collect();
+            panic!("no stdout line containing {needle:?} within {timeout:?}; saw {seen:#?}; stderr: {errors:#?}")
+        })
     }
 
     /// Like [`Appnet::wait_for_line`], on stderr (where the protocol trace goes).
     pub fn wait_for_stderr_line(&self, needle: &str, timeout: Duration) -> Vec<String> {
-        wait_for(&self.stderr, needle, timeout)
+        wait_for(&self.stderr, needle, timeout).unwrap_or_else(|seen| {
+            panic!("no stderr line containing {needle:?} within {timeout:?}; saw {seen:#?}")
+        })
     }
 
     /// Remaining stdout lines until the process closes stdout.
@@ -128,7 +134,12 @@ impl Drop for Appnet {
 
 pub use libc::{SIGHUP, SIGINT, SIGTERM};
 
-fn wait_for(lines: &mpsc::Receiver<String>, needle: &str, timeout: Duration) -> Vec<String> {
+/// The lines up to and including the first containing `needle`, or, on timeout, those seen.
+fn wait_for(
+    lines: &mpsc::Receiver<String>,
+    needle: &str,
+    timeout: Duration,
+) -> Result<Vec<String>, Vec<String>> {
     let deadline = Instant::now() + timeout;
     let mut seen = Vec::new();
     loop {
@@ -137,10 +148,10 @@ fn wait_for(lines: &mpsc::Receiver<String>, needle: &str, timeout: Duration) -> 
                 let found = line.contains(needle);
                 seen.push(line);
                 if found {
-                    return seen;
+                    return Ok(seen);
                 }
             }
-            Err(_) => panic!("no line containing {needle:?} within {timeout:?}; saw {seen:#?}"),
+            Err(_) => return Err(seen),
         }
     }
 }
@@ -181,7 +192,7 @@ pub fn free_port_on(ips: &[std::net::IpAddr]) -> u16 {
 pub fn up_config() -> String {
     let mini_ips = ["127.0.0.2", "127.0.0.3", "127.0.0.4"].map(|ip| ip.parse().expect("an IP"));
     format!(
-        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[http]\nlisten = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
+        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
         free_port_on(&mini_ips)
     )
 }

@@ -66,6 +66,8 @@ pub enum Command {
     /// HTTP/1.1: a static file server.
     #[command(subcommand)]
     Http(HttpCommand),
+    /// Fetch a URL over HTTP/1.1 like curl: -o, -I, -i, -r, -H, -L, -X, -d, -f, -s, -v.
+    Get(crate::get::GetArgs),
     /// Ask a DNS server and print the answer like dig (`appnet dig --help` lists the options).
     #[command(disable_help_flag = true)]
     Dig {
@@ -96,6 +98,15 @@ pub enum HttpCommand {
         /// A virtual host, HOST=DIR: requests with that Host header are served from DIR.
         #[arg(long = "vhost", value_name = "HOST=DIR")]
         vhosts: Vec<String>,
+        /// Also serve HTTPS on this address (with --cert/--key, or appnet's own certificate).
+        #[arg(long, value_name = "ADDR")]
+        tls_listen: Option<SocketAddr>,
+        /// Certificate chain for HTTPS (PEM) [default: http.tls_cert, or appnet's own].
+        #[arg(long, value_name = "FILE", requires = "key")]
+        cert: Option<PathBuf>,
+        /// Private key for HTTPS (PEM) [default: http.tls_key].
+        #[arg(long, value_name = "FILE", requires = "cert")]
+        key: Option<PathBuf>,
     },
 }
 

@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod dns;
+mod get;
 mod http;
 mod serving;
 mod udp;
@@ -26,6 +27,7 @@ const TRACE_BUFFER: usize = 65_536;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    raise_descriptor_limit();
     let config: AppConfig = match appnet_core::config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
@@ -62,6 +64,7 @@ async fn run(cli: Cli, config: AppConfig) -> ExitCode {
         Command::Udp(command) => udp::run(command, &config, &tracer).await,
         Command::Dns(command) => dns::run(command, &config, &tracer).await,
         Command::Http(command) => http::run(command, &config, &tracer).await,
+        Command::Get(args) => get::run(args, &tracer).await,
         Command::Dig { args } => dns::dig(&args, &config, &tracer).await,
     };
 
@@ -84,4 +87,21 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// Servers hold a descriptor per client: raise the soft limit to the hard one, as nginx's
+/// `worker_rlimit_nofile` does, so that the connection limits in the config are what binds.
+fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit on this process, with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }

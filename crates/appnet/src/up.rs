@@ -18,6 +18,6 @@ pub async fn run(config: &AppConfig, tracer: &Tracer) -> anyhow::Result<ExitCode
     let mut services = Services::new();
     let mut rows = vec![udp::start_server(config.udp.listen, &mut services, tracer).await?];
     rows.extend(dns::start_mini_internet(config, &mut services, tracer).await?);
-    rows.push(http::start_server(&config.http, &[], &mut services, tracer).await?);
+    rows.extend(http::start_server(&config.http, &[], &mut services, tracer).await?);
     Ok(serving::serve_until_signal(services, &rows, config.up.shutdown_grace).await)
 }

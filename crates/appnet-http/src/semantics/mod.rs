@@ -10,10 +10,12 @@
 //! - [`conditional`]: precondition evaluation in the order of RFC 9110 §13.2.2;
 //! - [`range`]: `Range`, `If-Range` and `Content-Range` (RFC 9110 §14, §13.1.5);
 //! - [`multipart`]: `multipart/byteranges` bodies as header bytes and file slices (RFC 9110 §14.6);
+//! - [`accept`]: content coding negotiation (`Accept-Encoding`, RFC 9110 §12.5.3);
 //! - [`media_type`]: the static server's extension → `Content-Type` table and compressibility;
 //! - [`cache`]: the RFC 9111 caching rules: `Cache-Control`, storability, freshness, age, `Vary`,
 //!   reuse decisions and 304 freshening.
 
+pub mod accept;
 pub mod cache;
 pub mod conditional;
 pub mod date;
@@ -23,6 +25,7 @@ pub mod media_type;
 pub mod multipart;
 pub mod range;
 
+pub use accept::choose_encoding;
 pub use conditional::{
     ConditionalHeaders, Precondition, Validators, evaluate_preconditions, last_modified_for,
 };

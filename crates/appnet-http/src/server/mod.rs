@@ -4,9 +4,12 @@
 //! connections (RFC 9112 §9.3). Files go out with `sendfile(2)` ([`files::send_file`]).
 
 pub mod access_log;
+mod compress;
 pub mod files;
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
@@ -17,8 +20,10 @@ use std::time::{Duration, Instant, SystemTime};
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::net::{TcpLimits, accept_connections};
 use appnet_core::trace::{Role, TraceScope, Tracer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use crate::proto::{CONTINUE, Event, Method, Request, ResponseHead, ServerConn, error_response};
 use crate::semantics::{Segment, format_http_date};
@@ -31,8 +36,9 @@ use self::files::{Opened, Root, list_directory, send_file};
 
 /// The `Server` field of every response.
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
-/// Bytes read from a socket at a time.
-const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read from a socket at a time: most requests fit in one read, a larger head takes a
+/// few more, and no connection holds a large buffer.
+const READ_CHUNK: usize = 4 * 1024;
 /// File slices up to this size are read and written with the head instead of sent by sendfile.
 const INLINE_FILE_BYTES: u64 = 32 * 1024;
 
@@ -74,20 +80,23 @@ impl Site {
     }
 }
 
-/// Serves `site` on `listener` until `shutdown`.
+/// Serves `site` on `listener` until `shutdown`; with `tls`, as HTTPS (RFC 9110 §4.2.2).
 pub async fn serve(
     listener: TcpListener,
     site: Arc<Site>,
     limits: TcpLimits,
     log: Arc<AccessLog>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     tracer: Tracer,
     shutdown: Shutdown,
 ) -> io::Result<()> {
+    let acceptor = tls.map(TlsAcceptor::from);
+    let service = if acceptor.is_some() { "https" } else { "http" };
     accept_connections(
         listener,
         limits.max_connections,
         shutdown,
-        "http",
+        service,
         move |stream, peer| {
             let connection = Connection {
                 site: site.clone(),
@@ -96,10 +105,86 @@ pub async fn serve(
                 idle_timeout: limits.idle_timeout,
             };
             let tracer = tracer.clone();
-            async move { connection.serve(stream, &tracer).await }
+            let acceptor = acceptor.clone();
+            async move {
+                stream.set_nodelay(true)?;
+                let local = stream.local_addr()?;
+                let trace = tracer.scope(service, Role::Server, local, peer);
+                match acceptor {
+                    None => connection.serve(stream, trace).await,
+                    Some(acceptor) => {
+                        // The handshake must finish within the idle timeout too.
+                        let handshake =
+                            tokio::time::timeout(limits.idle_timeout, acceptor.accept(stream));
+                        let stream = handshake
+                            .await
+                            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+                        connection.serve(stream, trace).await
+                    }
+                }
+            }
         },
     )
     .await
+}
+
+/// A connection's byte stream: plain TCP sends files with `sendfile(2)`; TLS must encrypt them,
+/// so it reads and writes.
+pub trait Wire: AsyncRead + AsyncWrite + Unpin + Send {
+    fn send_file(
+        &mut self,
+        file: &File,
+        start: u64,
+        len: u64,
+    ) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Up to `max` bytes, empty at the end of the stream.
+    fn read_some(&mut self, max: usize) -> impl Future<Output = io::Result<Vec<u8>>> + Send;
+}
+
+impl Wire for TcpStream {
+    async fn send_file(&mut self, file: &File, start: u64, len: u64) -> io::Result<()> {
+        send_file(self, file, start, len).await
+    }
+
+    /// Waits for readability with no buffer held, so that an idle connection costs no read
+    /// buffer: ten thousand idle clients cost kilobytes each, not a buffer each.
+    async fn read_some(&mut self, max: usize) -> io::Result<Vec<u8>> {
+        loop {
+            self.readable().await?;
+            let mut buf = vec![0u8; max];
+            match self.try_read(&mut buf) {
+                Ok(read) => {
+                    buf.truncate(read);
+                    return Ok(buf);
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
+
+impl Wire for TlsStream<TcpStream> {
+    async fn read_some(&mut self, max: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; max];
+        let read = self.read(&mut buf).await?;
+        buf.truncate(read);
+        Ok(buf)
+    }
+
+    async fn send_file(&mut self, file: &File, start: u64, len: u64) -> io::Result<()> {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut at = start;
+        let end = start + len;
+        while at < end {
+            let want = usize::try_from((end - at).min(buf.len() as u64)).unwrap_or(buf.len());
+            file.read_exact_at(&mut buf[..want], at)?;
+            self.write_all(&buf[..want]).await?;
+            at += want as u64;
+        }
+        Ok(())
+    }
 }
 
 struct Connection {
@@ -110,11 +195,8 @@ struct Connection {
 }
 
 impl Connection {
-    async fn serve(self, mut stream: TcpStream, tracer: &Tracer) -> io::Result<()> {
-        stream.set_nodelay(true)?;
-        let trace = tracer.scope("http", Role::Server, stream.local_addr()?, self.peer);
+    async fn serve(self, mut stream: impl Wire, trace: TraceScope) -> io::Result<()> {
         let mut conn = ServerConn::default();
-        let mut buf = vec![0u8; READ_CHUNK];
         let mut current: Option<Request> = None;
         // A request must arrive whole within the idle timeout of its first byte.
         let mut request_started: Option<Instant> = None;
@@ -131,7 +213,9 @@ impl Connection {
                     Event::End { .. } => {
                         request_started = None;
                         if let Some(request) = current.take() {
-                            self.respond(&mut stream, &mut conn, &request, &trace)
+                            // Boxed: the response's state lives only while it is being written,
+                            // so an idle connection's future stays small.
+                            Box::pin(self.respond(&mut stream, &mut conn, &request, &trace))
                                 .await?;
                         }
                     }
@@ -151,24 +235,22 @@ impl Connection {
             let started = *request_started.get_or_insert_with(Instant::now);
             let deadline = started + self.idle_timeout;
             let read =
-                match tokio::time::timeout_at(deadline.into(), stream.read(&mut buf[..capacity]))
-                    .await
-                {
+                match tokio::time::timeout_at(deadline.into(), stream.read_some(capacity)).await {
                     Ok(read) => read?,
                     // Idle between requests, or too slow within one: close (RFC 9112 §9.5).
                     Err(_) => return Ok(()),
                 };
-            if read == 0 {
+            if read.is_empty() {
                 conn.feed_eof();
             } else {
-                conn.feed(&buf[..read]);
+                conn.feed(&read);
             }
         }
     }
 
     async fn respond(
         &self,
-        stream: &mut TcpStream,
+        stream: &mut impl Wire,
         conn: &mut ServerConn,
         request: &Request,
         trace: &TraceScope,
@@ -200,7 +282,7 @@ impl Connection {
                 (Segment::File { start, len }, Some(opened)) => {
                     stream.write_all(&out).await?;
                     out.clear();
-                    send_file(stream, &opened.file, *start, *len).await?;
+                    stream.send_file(&opened.file, *start, *len).await?;
                 }
                 (Segment::File { .. }, None) => {}
             }
@@ -257,7 +339,15 @@ impl Connection {
             len: opened.metadata.len(),
             modified: opened.metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         };
-        let Plan { head, body } = plan_file(request, facts, SystemTime::now());
+        let Plan { mut head, mut body } = plan_file(request, facts, SystemTime::now());
+        if let Err(err) = compress::maybe_compress(
+            request.headers.get("accept-encoding"),
+            &mut head,
+            &mut body,
+            &opened,
+        ) {
+            tracing::debug!("compressing {}: {err}", request.target);
+        }
         (head, body, Some(opened))
     }
 
@@ -284,7 +374,15 @@ impl Connection {
                 len: index.metadata.len(),
                 modified: index.metadata.modified().unwrap_or(SystemTime::UNIX_EPOCH),
             };
-            let Plan { head, body } = plan_file(request, facts, SystemTime::now());
+            let Plan { mut head, mut body } = plan_file(request, facts, SystemTime::now());
+            if let Err(err) = compress::maybe_compress(
+                request.headers.get("accept-encoding"),
+                &mut head,
+                &mut body,
+                &index,
+            ) {
+                tracing::debug!("compressing {name}: {err}");
+            }
             return (head, body, Some(index));
         }
         if !self.site.listings {
@@ -322,7 +420,7 @@ fn html_response(status: u16, html: String) -> (ResponseHead, Vec<Segment>) {
 }
 
 async fn write_head(
-    stream: &mut TcpStream,
+    stream: &mut impl Wire,
     head: &ResponseHead,
     trace: &TraceScope,
 ) -> io::Result<()> {
