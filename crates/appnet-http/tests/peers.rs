@@ -630,3 +630,98 @@ fn text_is_compressed_for_clients_that_ask() {
         "binary stays as it is"
     );
 }
+
+#[test]
+fn curl_uploads_chunked_to_the_echo_endpoint() {
+    let ours = start_ours();
+    let url = format!("http://{}/_appnet/echo", ours.addr);
+    let upload: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("upload.bin");
+    std::fs::write(&file, &upload).unwrap();
+    let data = format!("@{}", file.display());
+    // -H "Transfer-Encoding: chunked" makes curl send the body chunked; Expect: 100-continue too.
+    let chunked = curl(&[
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        &data,
+        &url,
+    ]);
+    assert_eq!(
+        chunked.stdout, upload,
+        "the chunked body comes back as sent"
+    );
+    let plain = curl(&["-X", "PUT", "--data-binary", "hello", &url]);
+    assert_eq!(text(&plain), "hello");
+    let big = vec![b'x'; 2 * 1024 * 1024];
+    std::fs::write(&file, &big).unwrap();
+    let refused = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--data-binary",
+        &data,
+        &url,
+    ]);
+    assert_eq!(text(&refused), "413");
+    let not_files = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--data-binary",
+        "x",
+        &format!("http://{}/hello.txt", ours.addr),
+    ]);
+    assert_eq!(text(&not_files), "405", "POST to a file is not allowed");
+}
+
+#[test]
+fn virtual_hosts_serve_their_own_roots() {
+    let main_root = tempfile::tempdir().unwrap();
+    std::fs::write(main_root.path().join("who.txt"), "main\n").unwrap();
+    let other_root = tempfile::tempdir().unwrap();
+    std::fs::write(other_root.path().join("who.txt"), "other\n").unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let shutdown = Shutdown::new();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let site = Site::new(main_root.path())
+        .unwrap()
+        .with_virtual_host("Other.Example", other_root.path())
+        .unwrap();
+    let limits = TcpLimits {
+        max_connections: 16,
+        idle_timeout: Duration::from_secs(5),
+    };
+    runtime.spawn(server::serve(
+        listener,
+        Arc::new(site),
+        limits,
+        Arc::new(AccessLog::Off),
+        None,
+        Tracer::off(),
+        shutdown.clone(),
+    ));
+    let url = format!("http://{addr}/who.txt");
+    assert_eq!(text(&curl(&[&url])), "main\n");
+    assert_eq!(
+        text(&curl(&["-H", "Host: other.example:8080", &url])),
+        "other\n",
+        "case and port ignored"
+    );
+    assert_eq!(
+        text(&curl(&["-H", "Host: unknown.example", &url])),
+        "main\n",
+        "unknown hosts get the default"
+    );
+    shutdown.cancel();
+}

@@ -187,6 +187,51 @@ impl Wire for TlsStream<TcpStream> {
     }
 }
 
+/// `POST` or `PUT` to this path answers with the request's body: a test endpoint for clients'
+/// uploads (chunked or not), like httpbin's `/anything`. It stores nothing.
+pub const ECHO_PATH: &str = "/_appnet/echo";
+/// The largest body the echo endpoint returns; a larger one gets 413.
+const ECHO_LIMIT: usize = 1024 * 1024;
+
+fn is_echo(request: &Request) -> bool {
+    matches!(request.method, Method::Post | Method::Put)
+        && request.target.split('?').next() == Some(ECHO_PATH)
+}
+
+/// The body of an echo request as it arrives.
+enum Echo {
+    Body(Vec<u8>),
+    TooLarge,
+}
+
+impl Echo {
+    fn add(&mut self, chunk: &[u8]) {
+        if let Echo::Body(body) = self {
+            if body.len() + chunk.len() > ECHO_LIMIT {
+                *self = Echo::TooLarge;
+            } else {
+                body.extend_from_slice(chunk);
+            }
+        }
+    }
+
+    fn response(self) -> (ResponseHead, Vec<Segment>, Option<Opened>) {
+        let Echo::Body(body) = self else {
+            let (head, body) = page(413, "The echo endpoint returns bodies up to 1 MiB.");
+            return (head, body, None);
+        };
+        let mut head = ResponseHead::new(200);
+        head.headers
+            .append("Date", format_http_date(SystemTime::now()));
+        head.headers
+            .append("Content-Type", "application/octet-stream");
+        head.headers.append("X-Content-Type-Options", "nosniff");
+        head.headers
+            .append("Content-Length", body.len().to_string());
+        (head, vec![Segment::Bytes(body)], None)
+    }
+}
+
 struct Connection {
     site: Arc<Site>,
     log: Arc<AccessLog>,
@@ -198,6 +243,8 @@ impl Connection {
     async fn serve(self, mut stream: impl Wire, trace: TraceScope) -> io::Result<()> {
         let mut conn = ServerConn::default();
         let mut current: Option<Request> = None;
+        // The body of an echo request (other bodies are read and dropped).
+        let mut echo: Option<Echo> = None;
         // A request must arrive whole within the idle timeout of its first byte.
         let mut request_started: Option<Instant> = None;
         loop {
@@ -206,16 +253,22 @@ impl Connection {
                     Event::Request(request) => {
                         trace
                             .received(request_line(&request).as_bytes(), || request_line(&request));
+                        echo = is_echo(&request).then(|| Echo::Body(Vec::new()));
                         current = Some(request);
                     }
                     Event::Continue => stream.write_all(CONTINUE).await?,
-                    Event::Body(_) => {}
+                    Event::Body(chunk) => {
+                        if let Some(echo) = &mut echo {
+                            echo.add(&chunk);
+                        }
+                    }
                     Event::End { .. } => {
                         request_started = None;
                         if let Some(request) = current.take() {
                             // Boxed: the response's state lives only while it is being written,
                             // so an idle connection's future stays small.
-                            Box::pin(self.respond(&mut stream, &mut conn, &request, &trace))
+                            let echo = echo.take();
+                            Box::pin(self.respond(&mut stream, &mut conn, &request, echo, &trace))
                                 .await?;
                         }
                     }
@@ -253,9 +306,13 @@ impl Connection {
         stream: &mut impl Wire,
         conn: &mut ServerConn,
         request: &Request,
+        echo: Option<Echo>,
         trace: &TraceScope,
     ) -> io::Result<()> {
-        let (mut head, body, opened) = self.answer(request);
+        let (mut head, body, opened) = match echo {
+            Some(echo) => echo.response(),
+            None => self.answer(request),
+        };
         head.headers.append("Server", SERVER);
         // RFC 9110 §9.3.2: HEAD gets the header fields a GET would, and no body.
         let body = if request.method == Method::Head {
@@ -303,7 +360,10 @@ impl Connection {
     /// The response for one complete request: head, body, and the file the body reads from.
     fn answer(&self, request: &Request) -> (ResponseHead, Vec<Segment>, Option<Opened>) {
         if !matches!(request.method, Method::Get | Method::Head) {
-            let mut head = page(405, "This server serves files: GET and HEAD only.");
+            let mut head = page(
+                405,
+                "This server serves files: GET and HEAD (and POST to /_appnet/echo).",
+            );
             head.0.headers.append("Allow", "GET, HEAD");
             return (head.0, head.1, None);
         }
