@@ -11,14 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use appnet_core::lifecycle::Shutdown;
-use appnet_core::net::TcpLimits;
 use appnet_core::trace::{Direction, Tracer};
 use appnet_http::client::{Client, ClientConfig, ClientError, Request, Url};
 use appnet_http::proto::Method;
-use appnet_http::server::access_log::AccessLog;
-use appnet_http::server::{self, Site};
+use appnet_http::server::Site;
 use appnet_testkit::{python3, require_peer};
+
+mod common;
 
 const DATA_LEN: usize = 100_000;
 const BIG_LEN: usize = 3 * 1024 * 1024 + 17;
@@ -64,14 +63,7 @@ fn pattern(len: usize) -> Vec<u8> {
 struct Ours {
     addr: SocketAddr,
     _root: tempfile::TempDir,
-    shutdown: Shutdown,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Drop for Ours {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    _server: common::Running,
 }
 
 fn start_ours() -> Ours {
@@ -82,35 +74,11 @@ fn start_ours() -> Ours {
 fn start_ours_with(tls: Option<Arc<rustls::ServerConfig>>) -> Ours {
     let root = tempfile::tempdir().unwrap();
     site_files(root.path());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let shutdown = Shutdown::new();
-    let site = Arc::new(Site::new(root.path()).unwrap());
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let limits = TcpLimits {
-        max_connections: 256,
-        idle_timeout: Duration::from_secs(5),
-    };
-    runtime.spawn(server::serve(
-        listener,
-        site,
-        limits,
-        Arc::new(AccessLog::Off),
-        tls,
-        Tracer::off(),
-        shutdown.clone(),
-    ));
+    let server = common::serve_site(Site::new(root.path()).unwrap(), tls);
     Ours {
-        addr,
+        addr: server.addr,
         _root: root,
-        shutdown,
-        _runtime: runtime,
+        _server: server,
     }
 }
 

@@ -6,28 +6,18 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use appnet_core::lifecycle::Shutdown;
-use appnet_core::net::TcpLimits;
-use appnet_core::trace::Tracer;
-use appnet_http::server::access_log::AccessLog;
-use appnet_http::server::{self, Site};
+use appnet_http::server::Site;
 use appnet_testkit::{python3, require_peer};
 
-/// A site with a few files, served by us on a free port in a runtime of its own.
+mod common;
+
+/// A site with a few files, served by us on a free port.
 struct Ours {
     addr: SocketAddr,
     root: tempfile::TempDir,
-    shutdown: Shutdown,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Drop for Ours {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    _server: common::Running,
 }
 
 fn site_files(root: &Path) {
@@ -43,35 +33,11 @@ fn site_files(root: &Path) {
 fn start_ours() -> Ours {
     let root = tempfile::tempdir().unwrap();
     site_files(root.path());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let shutdown = Shutdown::new();
-    let site = Arc::new(Site::new(root.path()).unwrap());
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let limits = TcpLimits {
-        max_connections: 256,
-        idle_timeout: Duration::from_secs(5),
-    };
-    runtime.spawn(server::serve(
-        listener,
-        site,
-        limits,
-        Arc::new(AccessLog::Off),
-        None,
-        Tracer::off(),
-        shutdown.clone(),
-    ));
+    let server = common::serve_site(Site::new(root.path()).unwrap(), None);
     Ours {
-        addr,
+        addr: server.addr,
         root,
-        shutdown,
-        _runtime: runtime,
+        _server: server,
     }
 }
 
@@ -530,31 +496,11 @@ fn curl_fetches_over_https_trusting_our_local_ca() {
         &["localhost", "127.0.0.1"],
     )
     .unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let shutdown = Shutdown::new();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let limits = TcpLimits {
-        max_connections: 16,
-        idle_timeout: Duration::from_secs(5),
-    };
-    let site = Arc::new(Site::new(root.path()).unwrap());
-    let tls = Some(material.server_config().unwrap());
-    runtime.spawn(server::serve(
-        listener,
-        site,
-        limits,
-        Arc::new(AccessLog::Off),
-        tls,
-        Tracer::off(),
-        shutdown.clone(),
-    ));
+    let server = common::serve_site(
+        Site::new(root.path()).unwrap(),
+        Some(material.server_config().unwrap()),
+    );
+    let addr = server.addr;
     let ca = tls_dir.path().join("ca.pem");
     let ca = ca.to_str().unwrap();
     let data = std::fs::read(root.path().join("data.bin")).unwrap();
@@ -589,7 +535,6 @@ fn curl_fetches_over_https_trusting_our_local_ca() {
         "000",
         "without our CA the certificate is not trusted"
     );
-    shutdown.cancel();
 }
 
 #[test]
@@ -684,33 +629,12 @@ fn virtual_hosts_serve_their_own_roots() {
     std::fs::write(main_root.path().join("who.txt"), "main\n").unwrap();
     let other_root = tempfile::tempdir().unwrap();
     std::fs::write(other_root.path().join("who.txt"), "other\n").unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let shutdown = Shutdown::new();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
     let site = Site::new(main_root.path())
         .unwrap()
         .with_virtual_host("Other.Example", other_root.path())
         .unwrap();
-    let limits = TcpLimits {
-        max_connections: 16,
-        idle_timeout: Duration::from_secs(5),
-    };
-    runtime.spawn(server::serve(
-        listener,
-        Arc::new(site),
-        limits,
-        Arc::new(AccessLog::Off),
-        None,
-        Tracer::off(),
-        shutdown.clone(),
-    ));
+    let server = common::serve_site(site, None);
+    let addr = server.addr;
     let url = format!("http://{addr}/who.txt");
     assert_eq!(text(&curl(&[&url])), "main\n");
     assert_eq!(
@@ -723,5 +647,4 @@ fn virtual_hosts_serve_their_own_roots() {
         "main\n",
         "unknown hosts get the default"
     );
-    shutdown.cancel();
 }

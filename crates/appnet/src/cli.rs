@@ -190,7 +190,7 @@ pub struct PatienceArgs {
     pub retries: Option<u32>,
 }
 
-fn parse_seconds(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(secs) if (0.0..=86_400.0).contains(&secs) => Ok(secs),
         _ => Err(format!(

@@ -55,10 +55,10 @@ pub struct GetArgs {
     #[arg(long = "cacert", value_name = "FILE")]
     pub cacert: Option<PathBuf>,
     /// Seconds allowed for resolving, connecting and the TLS handshake.
-    #[arg(long = "connect-timeout", value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(long = "connect-timeout", value_name = "SECONDS", value_parser = crate::cli::parse_seconds)]
     pub connect_timeout: Option<f64>,
     /// Seconds allowed for the whole transfer.
-    #[arg(short = 'm', long = "max-time", value_name = "SECONDS", value_parser = parse_seconds)]
+    #[arg(short = 'm', long = "max-time", value_name = "SECONDS", value_parser = crate::cli::parse_seconds)]
     pub max_time: Option<f64>,
     /// Fail with exit code 22 on HTTP status 400 and above, writing no body.
     #[arg(short = 'f', long = "fail")]
@@ -388,15 +388,6 @@ fn progress_bar(len: Option<u64>) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
-}
-
-fn parse_seconds(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(secs) if (0.0..=86_400.0).contains(&secs) => Ok(secs),
-        _ => Err(format!(
-            "`{text}` is not a number of seconds between 0 and 86400"
-        )),
-    }
 }
 
 #[cfg(test)]

@@ -99,11 +99,14 @@ fn clf_time(time: SystemTime) -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let days = secs / 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
+    let (year, month, day) = crate::semantics::date::civil_from_days(days as i64);
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let month = MONTHS.get((month - 1) as usize).copied().unwrap_or("Jan");
+    let month = MONTHS
+        .get(usize::from(month).saturating_sub(1))
+        .copied()
+        .unwrap_or("Jan");
     let rest = secs % 86_400;
     format!(
         "{day:02}/{month}/{year}:{:02}:{:02}:{:02} +0000",
@@ -111,20 +114,6 @@ fn clf_time(time: SystemTime) -> String {
         rest / 60 % 60,
         rest % 60
     )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (the well-known era-based conversion).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
