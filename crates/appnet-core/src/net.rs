@@ -71,3 +71,22 @@ where
         });
     }
 }
+
+/// A UDP socket and a TCP listener on the same address, as DNS serves both on one port. With
+/// port 0 the kernel picks the UDP port, and that port may already be taken for TCP: then both
+/// are tried again with another port.
+pub async fn bind_udp_and_tcp(
+    address: SocketAddr,
+) -> io::Result<(tokio::net::UdpSocket, TcpListener)> {
+    const ATTEMPTS: usize = 32;
+    let mut last_error = None;
+    for _ in 0..ATTEMPTS {
+        let udp = tokio::net::UdpSocket::bind(address).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(err) if address.port() == 0 => last_error = Some(err),
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrInUse)))
+}

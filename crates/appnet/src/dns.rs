@@ -16,7 +16,6 @@ use appnet_dns::resolver::{self, Resolver};
 use appnet_dns::server::{self, Authority, LoadReport, ZoneSource};
 use appnet_dns::wire::{self, Name};
 use appnet_dns::{client, mini};
-use tokio::net::{TcpListener, UdpSocket};
 
 use crate::cli::DnsCommand;
 use crate::config::AppConfig;
@@ -86,13 +85,10 @@ pub async fn start_resolver(
     let resolver = Arc::new(
         Resolver::new(resolver, dns.mini_port).map_err(|err| anyhow::anyhow!("{NAME}: {err}"))?,
     );
-    let udp = UdpSocket::bind(listen)
+    let (udp, tcp) = appnet_core::net::bind_udp_and_tcp(listen)
         .await
-        .with_context(|| format!("{NAME}: cannot listen on udp {listen}"))?;
+        .with_context(|| format!("{NAME}: cannot listen on udp and tcp {listen}"))?;
     let address = udp.local_addr()?;
-    let tcp = TcpListener::bind(address)
-        .await
-        .with_context(|| format!("{NAME}: cannot listen on tcp {address}"))?;
     let limits = TcpLimits {
         max_connections: dns.max_tcp_connections,
         idle_timeout: dns.tcp_idle_timeout.0,
@@ -138,13 +134,10 @@ pub async fn start_authority(
         Authority::load(sources, options).map_err(|err| anyhow::anyhow!("{name}: {err}"))?;
     print_load_report(name, &report);
     let authority = Arc::new(authority);
-    let udp = UdpSocket::bind(listen)
+    let (udp, tcp) = appnet_core::net::bind_udp_and_tcp(listen)
         .await
-        .with_context(|| format!("{name}: cannot listen on udp {listen}"))?;
+        .with_context(|| format!("{name}: cannot listen on udp and tcp {listen}"))?;
     let address = udp.local_addr()?;
-    let tcp = TcpListener::bind(address)
-        .await
-        .with_context(|| format!("{name}: cannot listen on tcp {address}"))?;
     let limits = TcpLimits {
         max_connections: config.max_tcp_connections,
         idle_timeout: config.tcp_idle_timeout.0,

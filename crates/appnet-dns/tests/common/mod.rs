@@ -71,14 +71,9 @@ pub async fn start_authority(
 
 /// A UDP socket and a TCP listener on `addr`; with port 0, on the same free port.
 pub async fn bind_pair(addr: SocketAddr) -> (tokio::net::UdpSocket, tokio::net::TcpListener) {
-    loop {
-        let udp = tokio::net::UdpSocket::bind(addr).await.unwrap();
-        match tokio::net::TcpListener::bind(udp.local_addr().unwrap()).await {
-            Ok(tcp) => return (udp, tcp),
-            Err(err) if addr.port() != 0 => panic!("cannot bind TCP {addr}: {err}"),
-            Err(_) => continue,
-        }
-    }
+    appnet_core::net::bind_udp_and_tcp(addr)
+        .await
+        .unwrap_or_else(|err| panic!("cannot bind UDP and TCP {addr}: {err}"))
 }
 
 /// Loopback, port 0.

@@ -160,6 +160,36 @@ pub async fn send_file(stream: &TcpStream, file: &File, offset: u64, len: u64) -
     Ok(())
 }
 
+/// Writes all of `bytes` with `MSG_MORE`: the kernel holds them back until the next write or
+/// `sendfile` fills the segment.
+pub async fn send_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            // SAFETY: the pointer and length describe a live slice; the descriptor is open.
+            let sent = unsafe {
+                libc::send(
+                    stream.as_raw_fd(),
+                    bytes.as_ptr().cast(),
+                    bytes.len(),
+                    libc::MSG_MORE | libc::MSG_NOSIGNAL,
+                )
+            };
+            if sent < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(sent as usize)
+            }
+        });
+        match sent {
+            Ok(sent) => bytes = &bytes[sent.min(bytes.len())..],
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,7 @@ use crate::site::path::{PathError, SitePath, parse_target};
 use crate::site::respond::{FileFacts, Plan, plan_file};
 
 use self::access_log::{AccessLog, LogLine};
-use self::files::{Opened, Root, list_directory, send_file};
+use self::files::{Opened, Root, list_directory, send_file, send_more};
 
 /// The `Server` field of every response.
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
@@ -140,11 +140,23 @@ pub trait Wire: AsyncRead + AsyncWrite + Unpin + Send {
 
     /// Up to `max` bytes, empty at the end of the stream.
     fn read_some(&mut self, max: usize) -> impl Future<Output = io::Result<Vec<u8>>> + Send;
+
+    /// Writes bytes that a file's bytes will follow at once (a head before a body).
+    fn write_before_file(&mut self, bytes: &[u8]) -> impl Future<Output = io::Result<()>> + Send {
+        async move { self.write_all(bytes).await }
+    }
 }
 
 impl Wire for TcpStream {
     async fn send_file(&mut self, file: &File, start: u64, len: u64) -> io::Result<()> {
         send_file(self, file, start, len).await
+    }
+
+    /// `MSG_MORE` tells the kernel more data follows: the head then shares its segments with
+    /// the start of the file instead of leaving in a small packet of its own (nginx's
+    /// `tcp_nopush` does the same with `TCP_CORK`).
+    async fn write_before_file(&mut self, bytes: &[u8]) -> io::Result<()> {
+        send_more(self, bytes).await
     }
 
     /// Waits for readability with no buffer held, so that an idle connection costs no read
@@ -337,7 +349,7 @@ impl Connection {
                     opened.file.read_exact_at(&mut out[at..], *start)?;
                 }
                 (Segment::File { start, len }, Some(opened)) => {
-                    stream.write_all(&out).await?;
+                    stream.write_before_file(&out).await?;
                     out.clear();
                     stream.send_file(&opened.file, *start, *len).await?;
                 }
