@@ -42,7 +42,7 @@ def zone_text(records: int) -> str:
     for i in range(records):
         lines.append(f"host{i} IN A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}")
         if i % 4 == 0:
-            lines.append(f"host{i} IN AAAA 2001:db8::{i:x}")
+            lines.append(f"host{i} IN AAAA 2001:db8::{i >> 16:x}:{i & 0xffff:x}")
     return "\n".join(lines) + "\n"
 
 
