@@ -17,6 +17,7 @@ use super::error::HttpError;
 use super::framing::{BodyKind, response_body};
 use super::head::{HeadReader, Section};
 use super::headers::{Headers, ObsFold};
+use super::input::Input;
 use super::message::Method;
 use super::response::{ResponseHead, parse_response_head};
 
@@ -48,7 +49,7 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct ResponseParser {
     config: ParseConfig,
-    buf: Vec<u8>,
+    input: Input,
     state: State,
     /// Methods of the requests sent and not yet answered, oldest first.
     outstanding: VecDeque<Method>,
@@ -56,8 +57,6 @@ pub struct ResponseParser {
     persist: bool,
     /// The current response switches protocols once its head is done.
     switching: bool,
-    eof: bool,
-    pending_error: Option<HttpError>,
 }
 
 impl Default for ResponseParser {
@@ -70,13 +69,11 @@ impl ResponseParser {
     pub fn new(config: ParseConfig) -> Self {
         Self {
             config,
-            buf: Vec::new(),
+            input: Input::new(config.max_buffer),
             state: State::Head(HeadReader::new(Section::ResponseHead)),
             outstanding: VecDeque::new(),
             persist: false,
             switching: false,
-            eof: false,
-            pending_error: None,
         }
     }
 
@@ -90,42 +87,35 @@ impl ResponseParser {
     pub fn input_capacity(&self) -> usize {
         match self.state {
             State::Closed => 0,
-            _ => self.config.max_buffer.saturating_sub(self.buf.len()),
+            _ => self.input.capacity(),
         }
     }
 
     /// Appends bytes received from the server (see [`Self::input_capacity`]).
     pub fn feed(&mut self, bytes: &[u8]) {
-        if matches!(self.state, State::Closed) || self.eof || self.pending_error.is_some() {
-            return;
+        if !matches!(self.state, State::Closed) {
+            self.input.feed(bytes);
         }
-        if bytes.len() > self.input_capacity() {
-            self.pending_error = Some(HttpError::BufferFull {
-                max: self.config.max_buffer,
-            });
-            return;
-        }
-        self.buf.extend_from_slice(bytes);
     }
 
     /// The server closed the connection: this ends a close-delimited body.
     pub fn feed_eof(&mut self) {
-        self.eof = true;
+        self.input.eof = true;
     }
 
     /// The next event, or `None` when more input is needed.
     pub fn poll_event(&mut self) -> Option<ResponseEvent> {
-        if let Some(error) = self.pending_error.take() {
+        if let Some(error) = self.input.overflow.take() {
             return Some(self.fail(error));
         }
         let result = match &mut self.state {
-            State::Head(reader) => match reader.poll(&mut self.buf, &self.config) {
+            State::Head(reader) => match reader.poll(&mut self.input.bytes, &self.config) {
                 Ok(Some(end)) => self.start_response(end).map(Some),
                 Ok(None) => self.head_incomplete(),
                 Err(error) => Err(error),
             },
-            State::Body(decoder) => match decoder.decode(&mut self.buf, &self.config) {
-                Ok(None) if self.eof => decoder
+            State::Body(decoder) => match decoder.decode(&mut self.input.bytes, &self.config) {
+                Ok(None) if self.input.eof => decoder
                     .finish()
                     .map(|event| event.map(|e| self.body_event(e))),
                 Ok(event) => Ok(event.map(|e| self.body_event(e))),
@@ -157,21 +147,21 @@ impl ResponseParser {
     /// The bytes buffered after a protocol switch (empty otherwise).
     pub fn take_tunnel_bytes(&mut self) -> Vec<u8> {
         match self.state {
-            State::Switched => std::mem::take(&mut self.buf),
+            State::Switched => std::mem::take(&mut self.input.bytes),
             _ => Vec::new(),
         }
     }
 
     /// A complete head is `buf[..end]`: an interim response, or the final one and its framing.
     fn start_response(&mut self, end: usize) -> Result<ResponseEvent, HttpError> {
-        let head = parse_response_head(self.buf.get(..end).unwrap_or_default())?;
+        let head = parse_response_head(self.input.bytes.get(..end).unwrap_or_default())?;
         let method = self
             .outstanding
             .front()
             .cloned()
             .ok_or(HttpError::UnexpectedResponse)?;
         if head.is_interim() && head.status != 101 {
-            self.buf.drain(..end);
+            self.input.bytes.drain(..end);
             self.state = State::Head(HeadReader::new(Section::ResponseHead));
             return Ok(ResponseEvent::Interim(head));
         }
@@ -182,7 +172,7 @@ impl ResponseParser {
             &head.headers,
             &self.config,
         )?;
-        self.buf.drain(..end);
+        self.input.bytes.drain(..end);
         self.outstanding.pop_front();
         self.switching =
             head.status == 101 || (method == Method::Connect && (200..300).contains(&head.status));
@@ -192,10 +182,10 @@ impl ResponseParser {
     }
 
     fn head_incomplete(&mut self) -> Result<Option<ResponseEvent>, HttpError> {
-        if !self.eof {
+        if !self.input.eof {
             return Ok(None);
         }
-        if self.buf.is_empty() {
+        if self.input.bytes.is_empty() {
             self.state = State::Closed;
             return Ok(None);
         }
@@ -221,7 +211,7 @@ impl ResponseParser {
     fn fail(&mut self, error: HttpError) -> ResponseEvent {
         self.state = State::Closed;
         self.persist = false;
-        self.buf.clear();
+        self.input.bytes.clear();
         ResponseEvent::Error(error)
     }
 }

@@ -24,6 +24,7 @@ use super::error::HttpError;
 use super::framing::{BodyKind, request_body};
 use super::head::{HeadReader, Section};
 use super::headers::{Headers, ObsFold};
+use super::input::Input;
 use super::message::{Method, Version};
 use super::request::{Request, parse_request_head};
 use super::response::{ResponseHead, response_has_body};
@@ -64,7 +65,7 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct ServerConn {
     config: ParseConfig,
-    buf: Vec<u8>,
+    input: Input,
     state: State,
     /// Whether the connection may carry another request after this response.
     persist: bool,
@@ -72,10 +73,6 @@ pub struct ServerConn {
     method: Method,
     version: Version,
     continue_pending: bool,
-    /// The client has finished sending.
-    eof: bool,
-    /// An error to report once parsing resumes (the buffer overflowed while a response was due).
-    pending_error: Option<HttpError>,
 }
 
 impl Default for ServerConn {
@@ -88,14 +85,12 @@ impl ServerConn {
     pub fn new(config: ParseConfig) -> Self {
         Self {
             config,
-            buf: Vec::new(),
+            input: Input::new(config.max_buffer),
             state: State::Head(HeadReader::new(Section::RequestHead)),
             persist: false,
             method: Method::Get,
             version: Version::Http11,
             continue_pending: false,
-            eof: false,
-            pending_error: None,
         }
     }
 
@@ -104,7 +99,7 @@ impl ServerConn {
     pub fn input_capacity(&self) -> usize {
         match self.state {
             State::Closed => 0,
-            _ => self.config.max_buffer.saturating_sub(self.buf.len()),
+            _ => self.input.capacity(),
         }
     }
 
@@ -112,21 +107,14 @@ impl ServerConn {
     /// and the connection fails with [`HttpError::BufferFull`]; bytes after close or EOF are
     /// ignored.
     pub fn feed(&mut self, bytes: &[u8]) {
-        if matches!(self.state, State::Closed) || self.eof || self.pending_error.is_some() {
-            return;
+        if !matches!(self.state, State::Closed) {
+            self.input.feed(bytes);
         }
-        if bytes.len() > self.input_capacity() {
-            self.pending_error = Some(HttpError::BufferFull {
-                max: self.config.max_buffer,
-            });
-            return;
-        }
-        self.buf.extend_from_slice(bytes);
     }
 
     /// The client closed its sending side (read returned 0).
     pub fn feed_eof(&mut self) {
-        self.eof = true;
+        self.input.eof = true;
     }
 
     /// The next event, or `None` when more input (or a `response_done`) is needed.
@@ -136,19 +124,19 @@ impl ServerConn {
             return Some(Event::Continue);
         }
         let parsing = matches!(self.state, State::Head(_) | State::Body(_));
-        if parsing && let Some(error) = self.pending_error.take() {
+        if parsing && let Some(error) = self.input.overflow.take() {
             return Some(self.fail(error));
         }
         let result = match &mut self.state {
-            State::Head(reader) => match reader.poll(&mut self.buf, &self.config) {
+            State::Head(reader) => match reader.poll(&mut self.input.bytes, &self.config) {
                 Ok(Some(end)) => self
                     .start_request(end)
                     .map(|request| Some(Event::Request(request))),
                 Ok(None) => self.head_incomplete(),
                 Err(error) => Err(error),
             },
-            State::Body(decoder) => match decoder.decode(&mut self.buf, &self.config) {
-                Ok(None) if self.eof => decoder
+            State::Body(decoder) => match decoder.decode(&mut self.input.bytes, &self.config) {
+                Ok(None) if self.input.eof => decoder
                     .finish()
                     .map(|event| event.map(|e| self.body_event(e))),
                 Ok(event) => Ok(event.map(|e| self.body_event(e))),
@@ -200,7 +188,7 @@ impl ServerConn {
         self.state = if self.keep_alive() {
             State::Head(HeadReader::new(Section::RequestHead))
         } else {
-            self.buf.clear();
+            self.input.bytes.clear();
             State::Closed
         };
     }
@@ -212,9 +200,9 @@ impl ServerConn {
 
     /// A complete head is `buf[..end]`: parse it, choose the body framing, start the body.
     fn start_request(&mut self, end: usize) -> Result<Request, HttpError> {
-        let request = parse_request_head(self.buf.get(..end).unwrap_or_default())?;
+        let request = parse_request_head(self.input.bytes.get(..end).unwrap_or_default())?;
         let kind = request_body(request.version, &request.headers, &self.config)?;
-        self.buf.drain(..end);
+        self.input.bytes.drain(..end);
         self.persist = request.keep_alive();
         self.method = request.method.clone();
         self.version = request.version;
@@ -225,10 +213,10 @@ impl ServerConn {
 
     /// No complete head yet: at EOF that is a clean close between requests, or a truncated one.
     fn head_incomplete(&mut self) -> Result<Option<Event>, HttpError> {
-        if !self.eof {
+        if !self.input.eof {
             return Ok(None);
         }
-        if self.buf.is_empty() {
+        if self.input.bytes.is_empty() {
             self.state = State::Closed;
             return Ok(None);
         }
@@ -250,8 +238,8 @@ impl ServerConn {
         self.state = State::Closed;
         self.persist = false;
         self.continue_pending = false;
-        self.pending_error = None;
-        self.buf.clear();
+        self.input.overflow = None;
+        self.input.bytes.clear();
         Event::Error(error)
     }
 }

@@ -22,6 +22,7 @@ pub mod error;
 pub(crate) mod framing;
 pub(crate) mod head;
 pub mod headers;
+mod input;
 pub mod message;
 pub mod request;
 pub mod response;
