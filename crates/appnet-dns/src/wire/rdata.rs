@@ -175,16 +175,22 @@ impl RData {
 
     /// Writes the RDATA (without RDLENGTH), compressing names where RFC 3597 §4 allows.
     pub(crate) fn encode(&self, w: &mut Writer) {
+        self.write(w, true);
+    }
+
+    /// Writes the RDATA; with `compress`, the names of the types RFC 3597 §4 lists may point
+    /// back into the message (never SRV's, RFC 2782).
+    fn write(&self, w: &mut Writer, compress: bool) {
         match self {
             Self::A(addr) => w.bytes(&addr.octets()),
             Self::Aaaa(addr) => w.bytes(&addr.octets()),
-            Self::Ns(name) | Self::Cname(name) | Self::Ptr(name) => w.name(name, true),
+            Self::Ns(name) | Self::Cname(name) | Self::Ptr(name) => w.name(name, compress),
             Self::Mx {
                 preference,
                 exchange,
             } => {
                 w.u16(*preference);
-                w.name(exchange, true);
+                w.name(exchange, compress);
             }
             Self::Txt(strings) => encode_strings(w, strings),
             Self::Soa {
@@ -196,8 +202,8 @@ impl RData {
                 expire,
                 minimum,
             } => {
-                w.name(mname, true);
-                w.name(rname, true);
+                w.name(mname, compress);
+                w.name(rname, compress);
                 for value in [serial, refresh, retry, expire, minimum] {
                     w.u32(*value);
                 }
@@ -226,37 +232,8 @@ impl RData {
     pub fn to_wire(&self) -> Vec<u8> {
         let mut w = Writer::new();
         // Even in a fresh writer the SOA RNAME could point into the MNAME, so compression is off.
-        self.encode_uncompressed(&mut w);
+        self.write(&mut w, false);
         w.into_bytes()
-    }
-
-    fn encode_uncompressed(&self, w: &mut Writer) {
-        match self {
-            Self::Ns(name) | Self::Cname(name) | Self::Ptr(name) => w.name(name, false),
-            Self::Mx {
-                preference,
-                exchange,
-            } => {
-                w.u16(*preference);
-                w.name(exchange, false);
-            }
-            Self::Soa {
-                mname,
-                rname,
-                serial,
-                refresh,
-                retry,
-                expire,
-                minimum,
-            } => {
-                w.name(mname, false);
-                w.name(rname, false);
-                for value in [serial, refresh, retry, expire, minimum] {
-                    w.u32(*value);
-                }
-            }
-            other => other.encode(w),
-        }
     }
 
     /// Checks the limits a value built by hand could break: character-strings ≤ 255 bytes,
