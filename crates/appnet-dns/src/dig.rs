@@ -353,7 +353,7 @@ async fn next_servers(
         .additionals
         .iter()
         .filter(|record| ns_names.contains(&record.name))
-        .filter_map(|record| address_of(record).map(|ip| SocketAddr::new(ip, port)))
+        .filter_map(|record| record.rdata.address().map(|ip| SocketAddr::new(ip, port)))
         .collect();
     if !glue.is_empty() {
         return Ok(glue);
@@ -377,21 +377,13 @@ async fn next_servers(
             .map(|step| &step.exchange.response.answers)
             .into_iter()
             .flatten()
-            .filter_map(|record| address_of(record).map(|ip| SocketAddr::new(ip, port)))
+            .filter_map(|record| record.rdata.address().map(|ip| SocketAddr::new(ip, port)))
             .collect();
         if !addresses.is_empty() {
             return Ok(addresses);
         }
     }
     Err(format!("could not find an address for any of {ns_names:?}"))
-}
-
-fn address_of(record: &Record) -> Option<IpAddr> {
-    match record.rdata {
-        RData::A(v4) => Some(IpAddr::V4(v4)),
-        RData::Aaaa(v6) => Some(IpAddr::V6(v6)),
-        _ => None,
-    }
 }
 
 /// dig's full output for one exchange.

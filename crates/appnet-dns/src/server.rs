@@ -149,7 +149,7 @@ fn answer_batch(
     let mut responses = Vec::with_capacity(udp_batch::BATCH);
     for (query, peer) in batch.datagrams() {
         let trace = tracer.scope("dns", Role::Server, local, peer);
-        trace.received(query, || summarize_bytes(query));
+        trace.received(query, || crate::wire::text::summarize_wire(query));
         let answered = authority::respond(
             &catalog,
             query,
@@ -214,7 +214,7 @@ async fn serve_connection(
         {
             // What is still buffered now belongs to the next message, whose clock starts now.
             message_started = None;
-            trace.received(&query, || summarize_bytes(&query));
+            trace.received(&query, || crate::wire::text::summarize_wire(&query));
             if let Some(response) = authority.respond(&query, Transport::Tcp, peer) {
                 send_response(&mut stream, &response, &trace).await?;
             }
@@ -246,18 +246,11 @@ async fn send_response(
             if index == 0 {
                 response.summary()
             } else {
-                summarize_bytes(message)
+                crate::wire::text::summarize_wire(message)
             }
         });
     }
     Ok(())
-}
-
-fn summarize_bytes(bytes: &[u8]) -> String {
-    match Message::decode(bytes) {
-        Ok(message) => message.summary(),
-        Err(err) => format!("malformed message ({} bytes): {err}", bytes.len()),
-    }
 }
 
 /// Tells each secondary in `targets` that `zone` changed (RFC 1996), retrying until it

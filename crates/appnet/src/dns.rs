@@ -319,7 +319,7 @@ async fn dig_trace(
     let port = request.port.unwrap_or(mini_port);
     let roots = match request.server {
         Some(ip) => vec![SocketAddr::new(ip, port)],
-        None => vec![SocketAddr::new(mini::ROOT_IP.into(), port)],
+        None => mini::root_hints(port),
     };
     println!("\n; <<>> appnet dig <<>> {}", request.command_line);
     println!(

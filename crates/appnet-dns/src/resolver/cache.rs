@@ -272,11 +272,7 @@ impl Cache {
         let mut addresses = Vec::new();
         for rtype in [RecordType::A, RecordType::AAAA] {
             let records = self.rrset(name, rtype, now).unwrap_or_default();
-            addresses.extend(
-                records
-                    .iter()
-                    .filter_map(|record| address_of(&record.rdata)),
-            );
+            addresses.extend(records.iter().filter_map(|record| record.rdata.address()));
         }
         addresses
     }
@@ -375,14 +371,6 @@ impl Cache {
 pub fn negative_ttl(soa: &Record) -> Option<u32> {
     match soa.rdata {
         RData::Soa { minimum, .. } => Some(soa.ttl.min(minimum).min(MAX_NEGATIVE_TTL)),
-        _ => None,
-    }
-}
-
-pub(crate) fn address_of(rdata: &RData) -> Option<IpAddr> {
-    match rdata {
-        RData::A(v4) => Some(IpAddr::V4(*v4)),
-        RData::Aaaa(v6) => Some(IpAddr::V6(*v6)),
         _ => None,
     }
 }

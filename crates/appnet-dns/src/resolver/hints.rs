@@ -112,7 +112,7 @@ impl Hints {
             .iter()
             .filter(|record| matches!(record.rtype(), RecordType::A | RecordType::AAAA))
             .filter(|record| names.contains(&&record.name))
-            .filter_map(|record| super::cache::address_of(&record.rdata));
+            .filter_map(|record| record.rdata.address());
         for address in glue {
             if !addresses.contains(&address) {
                 addresses.push(address);

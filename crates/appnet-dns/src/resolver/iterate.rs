@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use crate::wire::{Edns, Message, Name, Question, RData, Rcode, Record, RecordType, rrsets};
 
-use super::cache::{Cache, Freshness, Hit, Rank, address_of, negative_ttl};
+use super::cache::{Cache, Freshness, Hit, Rank, negative_ttl};
 use super::classify::{Classified, MAX_NS_NAMES, classify, sanitize};
 use super::hints::Hints;
 
@@ -205,7 +205,7 @@ impl ServerSet {
             let mut addresses: Vec<_> = glue
                 .iter()
                 .filter(|record| &record.name == name)
-                .filter_map(|record| address_of(&record.rdata))
+                .filter_map(|record| record.rdata.address())
                 .collect();
             if addresses.is_empty() {
                 addresses = cache.addresses(name, now);
@@ -693,7 +693,7 @@ impl Resolution {
         };
         match result {
             TaskResult::Positive { rrset, .. } => {
-                for address in rrset.iter().filter_map(|record| address_of(&record.rdata)) {
+                for address in rrset.iter().filter_map(|record| record.rdata.address()) {
                     servers.add(SocketAddr::new(address, servers.port));
                 }
             }

@@ -235,7 +235,7 @@ impl BatchContext<'_> {
             Vec::with_capacity(udp_batch::BATCH);
         for (query, peer) in batch.datagrams() {
             let trace = self.tracer.scope("dns", Role::Server, self.local, peer);
-            trace.received(query, || summarize_bytes(query));
+            trace.received(query, || crate::wire::text::summarize_wire(query));
             // The ACL and the checks come first, before any work is spent on the query.
             let client = match respond::accept(
                 query,
@@ -396,7 +396,7 @@ impl Connection {
                 return Ok(started);
             };
             started += 1;
-            trace.received(&query, || summarize_bytes(&query));
+            trace.received(&query, || crate::wire::text::summarize_wire(&query));
             let (resolver, tracer, tx, peer) = (
                 self.resolver.clone(),
                 self.tracer.clone(),
@@ -416,13 +416,6 @@ impl Connection {
             });
         }
         Ok(started)
-    }
-}
-
-fn summarize_bytes(bytes: &[u8]) -> String {
-    match Message::decode(bytes) {
-        Ok(message) => message.summary(),
-        Err(err) => format!("malformed message ({} bytes): {err}", bytes.len()),
     }
 }
 

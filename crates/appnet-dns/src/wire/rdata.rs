@@ -173,6 +173,15 @@ impl RData {
         })
     }
 
+    /// The address of an A or AAAA record.
+    pub fn address(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Self::A(v4) => Some((*v4).into()),
+            Self::Aaaa(v6) => Some((*v6).into()),
+            _ => None,
+        }
+    }
+
     /// Writes the RDATA (without RDLENGTH), compressing names where RFC 3597 §4 allows.
     pub(crate) fn encode(&self, w: &mut Writer) {
         self.write(w, true);

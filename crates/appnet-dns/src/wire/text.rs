@@ -114,6 +114,14 @@ pub fn flag_names(header: &Header) -> Vec<&'static str> {
     .collect()
 }
 
+/// A one-line trace summary of a received message's bytes, malformed ones included.
+pub fn summarize_wire(bytes: &[u8]) -> String {
+    match Message::decode(bytes) {
+        Ok(message) => message.summary(),
+        Err(err) => format!("malformed message ({} bytes): {err}", bytes.len()),
+    }
+}
+
 impl fmt::Display for Message {
     /// The body of dig's output, from `;; ->>HEADER<<-` to the last section.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
