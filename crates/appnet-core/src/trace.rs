@@ -161,6 +161,14 @@ pub struct TraceScope {
 }
 
 impl TraceScope {
+    /// Whether anyone is listening: lets a caller skip building what only a trace would show.
+    pub fn is_listening(&self) -> bool {
+        self.tracer
+            .inner
+            .as_ref()
+            .is_some_and(|inner| inner.tx.receiver_count() > 0)
+    }
+
     /// Reports a message this endpoint sent; `summary` runs only when someone is listening.
     pub fn sent(&self, bytes: &[u8], summary: impl FnOnce() -> String) {
         self.report(Direction::Sent, self.role, bytes, summary);

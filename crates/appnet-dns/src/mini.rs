@@ -21,6 +21,12 @@ pub const AUTH_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 4);
 pub const RESOLVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 5301);
 /// Where every other mini Internet service listens: the names in the zones point here.
 pub const SERVICES_IP: Ipv4Addr = Ipv4Addr::LOCALHOST;
+/// The mail servers of alpha.example and beta.example (`mail.<domain>`), each on its own
+/// address so that both listen on the same port, as MX hosts do on port 25.
+pub const MAIL_IPS: [(&str, Ipv4Addr); 2] = [
+    ("alpha", Ipv4Addr::new(127, 0, 0, 21)),
+    ("beta", Ipv4Addr::new(127, 0, 0, 22)),
+];
 /// The CDN's edge servers, each on its own address so they can share a port.
 pub const EDGE_IPS: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 0, 0, 11), Ipv4Addr::new(127, 0, 0, 12)];
 
@@ -116,6 +122,10 @@ video  IN CNAME cdn
 }
 
 fn domain_zone(name: &str) -> String {
+    let mail_ip = MAIL_IPS
+        .iter()
+        .find(|(domain, _)| *domain == name)
+        .map_or(SERVICES_IP, |(_, ip)| *ip);
     format!(
         "$ORIGIN {name}.example.
 $TTL 300
@@ -123,7 +133,7 @@ $TTL 300
 @     IN NS  ns
 ns    IN A   {AUTH_IP}
 @     IN MX  10 mail
-mail  IN A   {SERVICES_IP}
+mail  IN A   {mail_ip}
 www   IN A   {SERVICES_IP}
 @     IN TXT \"v=spf1 mx -all\"
 web   IN CNAME www

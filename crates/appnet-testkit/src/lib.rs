@@ -188,11 +188,22 @@ pub fn free_port_on(ips: &[std::net::IpAddr]) -> u16 {
     panic!("no port is free on all of {ips:?}");
 }
 
-/// A config for `appnet up` in tests: every service on a free port, so several runs can overlap.
+/// A path under the temporary directory that no other test process uses.
+pub fn unique_temp_dir(prefix: &str) -> std::path::PathBuf {
+    static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()))
+}
+
+/// A config for `appnet up` in tests: every service on a free port and its own mail storage,
+/// so several runs can overlap.
 pub fn up_config() -> String {
     let mini_ips = ["127.0.0.2", "127.0.0.3", "127.0.0.4"].map(|ip| ip.parse().expect("an IP"));
+    let mail_ips = ["127.0.0.21", "127.0.0.22"].map(|ip| ip.parse().expect("an IP"));
     format!(
-        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
-        free_port_on(&mini_ips)
+        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n\n[mail]\nup_port = {}\nup_dir = \"{}\"\n",
+        free_port_on(&mini_ips),
+        free_port_on(&mail_ips),
+        unique_temp_dir("appnet-test-up-mail").display()
     )
 }

@@ -66,6 +66,9 @@ pub enum Command {
     /// HTTP/1.1: a static file server.
     #[command(subcommand)]
     Http(HttpCommand),
+    /// E-mail: an SMTP server with a durable relay queue and Maildir delivery, and a user agent.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Fetch a URL over HTTP/1.1 like curl: -o, -I, -i, -r, -H, -L, -X, -d, -f, -s, -v.
     Get(crate::get::GetArgs),
     /// Ask a DNS server and print the answer like dig (`appnet dig --help` lists the options).
@@ -108,6 +111,50 @@ pub enum HttpCommand {
         #[arg(long, value_name = "FILE", requires = "cert")]
         key: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Serve SMTP for some domains: accept their mail into Maildirs, relay users' mail by MX.
+    ///
+    /// The quick form (--domain) runs one server from flags; without it, the servers of the
+    /// config's [[mail.servers]].
+    Serve {
+        /// A domain to accept mail for (repeatable); the first also names the server.
+        #[arg(long = "domain", value_name = "DOMAIN")]
+        domains: Vec<String>,
+        /// An account, NAME:PASSWORD (NAME@DOMAIN, or a local part of the first domain).
+        #[arg(long = "user", value_name = "NAME:PASSWORD")]
+        users: Vec<String>,
+        /// Root of the mailboxes: DIR/<domain>/<user>/{tmp,new,cur}.
+        #[arg(long, value_name = "DIR")]
+        maildir: Option<PathBuf>,
+        /// The queue's directory [default: DIR/.queue under --maildir].
+        #[arg(long, value_name = "DIR")]
+        queue: Option<PathBuf>,
+        /// Address to serve SMTP on [default: 127.0.0.1:2525].
+        #[arg(long, value_name = "ADDR")]
+        smtp: Option<SocketAddr>,
+        /// The server's host name [default: mail.<first domain>].
+        #[arg(long, value_name = "NAME")]
+        hostname: Option<String>,
+        /// DNS server for MX lookups when relaying [default: 127.0.0.1:5301].
+        #[arg(long, value_name = "ADDR")]
+        resolver: Option<SocketAddr>,
+        /// Port of the mail exchangers relayed to [default: 25].
+        #[arg(long, value_name = "PORT")]
+        relay_port: Option<u16>,
+    },
+    /// Add an account (argon2-hashed password) to the server of its domain in the config file.
+    Adduser {
+        /// The account's address, user@domain.
+        address: String,
+        /// The password [default: read from standard input].
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Compose a message (MIME) and submit it to a server with AUTH, like a mail client.
+    Send(crate::mail::SendArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 use appnet_core::config::Seconds;
 use appnet_dns::config::DnsConfig;
 use appnet_http::config::HttpConfig;
+use appnet_mail::config::MailConfig;
 use appnet_udp::config::UdpConfig;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,7 @@ pub struct AppConfig {
     pub udp: UdpConfig,
     pub dns: DnsConfig,
     pub http: HttpConfig,
+    pub mail: MailConfig,
 }
 
 /// The `[up]` section: how the whole mini Internet starts and stops.

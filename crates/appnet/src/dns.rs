@@ -73,6 +73,9 @@ pub async fn run(
     }
 }
 
+/// The resolver's name in the service table.
+pub const RESOLVER_SERVICE: &str = "dns resolver";
+
 /// Starts the recursive resolver on `resolver.listen`, UDP and TCP.
 pub async fn start_resolver(
     resolver: ResolverConfig,
@@ -80,7 +83,7 @@ pub async fn start_resolver(
     services: &mut Services,
     tracer: &Tracer,
 ) -> anyhow::Result<Vec<ServiceRow>> {
-    const NAME: &str = "dns resolver";
+    const NAME: &str = RESOLVER_SERVICE;
     let listen = resolver.listen;
     let resolver = Arc::new(
         Resolver::new(resolver, dns.mini_port).map_err(|err| anyhow::anyhow!("{NAME}: {err}"))?,
@@ -103,7 +106,7 @@ pub async fn start_resolver(
         resolver::serve_tcp(tcp, resolver, limits, tracer.clone(), shutdown),
     );
     Ok(vec![ServiceRow {
-        service: NAME,
+        service: NAME.into(),
         transport: "udp+tcp",
         address,
         try_it: format!(
@@ -157,7 +160,7 @@ pub async fn start_authority(
         .first()
         .map_or_else(Name::root, |(origin, _)| origin.clone());
     Ok(ServiceRow {
-        service: name,
+        service: name.into(),
         transport: "udp+tcp",
         address,
         try_it: format!("dig @{} -p {} {zone} SOA", address.ip(), address.port()),

@@ -83,7 +83,7 @@ pub async fn start_server(
     );
     services.spawn(NAME, serving);
     let mut rows = vec![ServiceRow {
-        service: NAME,
+        service: NAME.into(),
         transport: "tcp",
         address,
         try_it: format!("curl -v http://{address}/"),
@@ -107,7 +107,7 @@ pub async fn start_server(
             |ca| format!("--cacert {}", ca.display()),
         );
         rows.push(ServiceRow {
-            service: TLS_NAME,
+            service: TLS_NAME.into(),
             transport: "tcp+tls",
             address,
             try_it: format!("curl {trust} https://{address}/"),

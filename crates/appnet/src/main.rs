@@ -6,6 +6,7 @@ mod config;
 mod dns;
 mod get;
 mod http;
+mod mail;
 mod serving;
 mod udp;
 mod up;
@@ -35,11 +36,23 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_CONFIG);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    build_runtime().block_on(run(cli, config))
+}
+
+/// A work-stealing runtime with a worker per CPU; on a single CPU (a container's share, or a
+/// process pinned with taskset) there is nobody to steal from, and a current-thread runtime
+/// serves the same work without the cross-thread wakeups.
+fn build_runtime() -> tokio::runtime::Runtime {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder
         .enable_all()
         .build()
-        .expect("start the tokio runtime");
-    runtime.block_on(run(cli, config))
+        .expect("start the tokio runtime")
 }
 
 async fn run(cli: Cli, config: AppConfig) -> ExitCode {
@@ -64,6 +77,7 @@ async fn run(cli: Cli, config: AppConfig) -> ExitCode {
         Command::Udp(command) => udp::run(command, &config, &tracer).await,
         Command::Dns(command) => dns::run(command, &config, &tracer).await,
         Command::Http(command) => http::run(command, &config, &tracer).await,
+        Command::Mail(command) => mail::run(command, &config, cli.config.as_deref(), &tracer).await,
         Command::Get(args) => get::run(args, &tracer).await,
         Command::Dig { args } => dns::dig(&args, &config, &tracer).await,
     };

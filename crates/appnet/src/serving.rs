@@ -9,7 +9,7 @@ use appnet_core::lifecycle::{Services, StopReason};
 
 /// One line of the table: a service that is listening and a command line that talks to it.
 pub struct ServiceRow {
-    pub service: &'static str,
+    pub service: String,
     pub transport: &'static str,
     pub address: SocketAddr,
     pub try_it: String,
@@ -45,7 +45,7 @@ fn render_table(rows: &[ServiceRow]) -> String {
         .iter()
         .map(|row| {
             [
-                row.service.to_owned(),
+                row.service.clone(),
                 row.transport.to_owned(),
                 row.address.to_string(),
                 row.try_it.clone(),
@@ -88,7 +88,7 @@ mod tests {
     #[test]
     fn the_table_aligns_columns() {
         let rows = [ServiceRow {
-            service: "udp upper-case echo",
+            service: "udp upper-case echo".into(),
             transport: "udp",
             address: "127.0.0.1:12000".parse().unwrap(),
             try_it: "appnet udp send 127.0.0.1:12000 hello".into(),

@@ -74,7 +74,7 @@ pub async fn start_server(
         server::serve(socket, tracer.clone(), services.shutdown()),
     );
     Ok(ServiceRow {
-        service: NAME,
+        service: NAME.into(),
         transport: "udp",
         address,
         try_it: format!(

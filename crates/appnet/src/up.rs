@@ -11,6 +11,7 @@ use appnet_core::trace::Tracer;
 use crate::config::AppConfig;
 use crate::dns;
 use crate::http;
+use crate::mail;
 use crate::serving;
 use crate::udp;
 
@@ -18,6 +19,12 @@ pub async fn run(config: &AppConfig, tracer: &Tracer) -> anyhow::Result<ExitCode
     let mut services = Services::new();
     let mut rows = vec![udp::start_server(config.udp.listen, &mut services, tracer).await?];
     rows.extend(dns::start_mini_internet(config, &mut services, tracer).await?);
+    let resolver = rows
+        .iter()
+        .find(|row| row.service == dns::RESOLVER_SERVICE)
+        .map(|row| row.address)
+        .ok_or_else(|| anyhow::anyhow!("the mini Internet has no resolver"))?;
+    rows.extend(mail::start_mini_mail(config, resolver, &mut services, tracer).await?);
     rows.extend(http::start_server(&config.http, &[], &mut services, tracer).await?);
     Ok(serving::serve_until_signal(services, &rows, config.up.shutdown_grace).await)
 }

@@ -44,17 +44,32 @@ pub fn format_http_date(t: SystemTime) -> String {
     let days = secs.div_euclid(SECS_PER_DAY);
     let in_day = secs.rem_euclid(SECS_PER_DAY);
     let (year, month, day) = civil_from_days(days);
-    let weekday = weekday_from_days(days);
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAY_NAMES[weekday],
-        day,
-        MONTHS[usize::from(month - 1)],
-        year,
-        in_day / 3600,
-        in_day % 3600 / 60,
-        in_day % 60,
-    )
+    // Written byte by byte: a server puts one or two of these in every response, and the
+    // fixed layout needs none of `format!`'s machinery.
+    let mut out = String::with_capacity(29);
+    out.push_str(DAY_NAMES[weekday_from_days(days)]);
+    out.push_str(", ");
+    push_digits(&mut out, i64::from(day), 2);
+    out.push(' ');
+    out.push_str(MONTHS[usize::from(month - 1)]);
+    out.push(' ');
+    push_digits(&mut out, year, 4);
+    out.push(' ');
+    push_digits(&mut out, in_day / 3600, 2);
+    out.push(':');
+    push_digits(&mut out, in_day % 3600 / 60, 2);
+    out.push(':');
+    push_digits(&mut out, in_day % 60, 2);
+    out.push_str(" GMT");
+    out
+}
+
+/// Appends the last `width` decimal digits of `value` (not negative), zero-padded.
+fn push_digits(out: &mut String, value: i64, width: u32) {
+    for place in (0..width).rev() {
+        let digit = value / 10_i64.pow(place) % 10;
+        out.push(char::from(b'0' + digit as u8));
+    }
 }
 
 /// Parses any of the three HTTP-date formats. Two-digit RFC 850 years are resolved against the

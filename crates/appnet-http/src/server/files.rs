@@ -2,6 +2,7 @@
 //! symbolic link out of it, listing a directory, and sending a file's bytes to a socket with
 //! `sendfile(2)` so they never pass through user space.
 
+use std::cell::RefCell;
 use std::ffi::CString;
 use std::fs::{File, Metadata};
 use std::io;
@@ -188,6 +189,55 @@ pub async fn send_more(stream: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+thread_local! {
+    /// What every plain-TCP connection on this thread reads into; the codec copies what it
+    /// keeps, so no connection holds a read buffer of its own.
+    static RECEIVE_BUFFER: RefCell<Vec<u8>> = RefCell::new(vec![0; RECEIVE_CHUNK]);
+}
+
+/// The most [`receive`] reads at a time: most requests fit in one read, a larger head takes a
+/// few more.
+pub const RECEIVE_CHUNK: usize = 4 * 1024;
+
+/// Waits until `stream` is readable, reads up to `max` bytes and hands them to `sink` (an empty
+/// slice at the end of the stream); returns how many.
+///
+/// A read that fills less than asked has drained the socket, so its readiness is cleared at
+/// once, as nginx does with edge-triggered epoll: the next wait sleeps until new bytes come
+/// instead of first spending a system call to hear `EAGAIN`. Bytes that arrive meanwhile raise
+/// a new edge, which the cleared readiness does not hide.
+pub async fn receive(
+    stream: &TcpStream,
+    max: usize,
+    mut sink: impl FnMut(&[u8]),
+) -> io::Result<usize> {
+    loop {
+        stream.readable().await?;
+        let mut received = None;
+        let outcome = stream.try_io(Interest::READABLE, || {
+            RECEIVE_BUFFER.with_borrow_mut(|buf| {
+                let want = max.clamp(1, buf.len());
+                // SAFETY: the pointer and length describe a live buffer; the descriptor is open.
+                let n = unsafe { libc::recv(stream.as_raw_fd(), buf.as_mut_ptr().cast(), want, 0) };
+                let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+                sink(&buf[..n]);
+                received = Some(n);
+                if n > 0 && n < want {
+                    Err(io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(())
+                }
+            })
+        });
+        match (received, outcome) {
+            (Some(n), _) => return Ok(n),
+            (None, Err(err)) if err.kind() == io::ErrorKind::WouldBlock => continue,
+            (None, Err(err)) => return Err(err),
+            (None, Ok(())) => continue,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -32,13 +32,10 @@ use crate::site::path::{PathError, SitePath, parse_target};
 use crate::site::respond::{FileFacts, Plan, plan_file};
 
 use self::access_log::{AccessLog, LogLine};
-use self::files::{Opened, Root, list_directory, send_file, send_more};
+use self::files::{Opened, RECEIVE_CHUNK, Root, list_directory, receive, send_file, send_more};
 
 /// The `Server` field of every response.
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));
-/// Bytes read from a socket at a time: most requests fit in one read, a larger head takes a
-/// few more, and no connection holds a large buffer.
-const READ_CHUNK: usize = 4 * 1024;
 /// File slices up to this size are read and written with the head instead of sent by sendfile.
 const INLINE_FILE_BYTES: u64 = 32 * 1024;
 
@@ -138,8 +135,12 @@ pub trait Wire: AsyncRead + AsyncWrite + Unpin + Send {
         len: u64,
     ) -> impl Future<Output = io::Result<()>> + Send;
 
-    /// Up to `max` bytes, empty at the end of the stream.
-    fn read_some(&mut self, max: usize) -> impl Future<Output = io::Result<Vec<u8>>> + Send;
+    /// Reads up to `max` bytes into `conn`; 0 at the end of the stream.
+    fn read_into(
+        &mut self,
+        conn: &mut ServerConn,
+        max: usize,
+    ) -> impl Future<Output = io::Result<usize>> + Send;
 
     /// Writes bytes that a file's bytes will follow at once (a head before a body).
     fn write_before_file(&mut self, bytes: &[u8]) -> impl Future<Output = io::Result<()>> + Send {
@@ -161,28 +162,17 @@ impl Wire for TcpStream {
 
     /// Waits for readability with no buffer held, so that an idle connection costs no read
     /// buffer: ten thousand idle clients cost kilobytes each, not a buffer each.
-    async fn read_some(&mut self, max: usize) -> io::Result<Vec<u8>> {
-        loop {
-            self.readable().await?;
-            let mut buf = vec![0u8; max];
-            match self.try_read(&mut buf) {
-                Ok(read) => {
-                    buf.truncate(read);
-                    return Ok(buf);
-                }
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(err) => return Err(err),
-            }
-        }
+    async fn read_into(&mut self, conn: &mut ServerConn, max: usize) -> io::Result<usize> {
+        receive(self, max, |bytes| feed(conn, bytes)).await
     }
 }
 
 impl Wire for TlsStream<TcpStream> {
-    async fn read_some(&mut self, max: usize) -> io::Result<Vec<u8>> {
+    async fn read_into(&mut self, conn: &mut ServerConn, max: usize) -> io::Result<usize> {
         let mut buf = vec![0u8; max];
         let read = self.read(&mut buf).await?;
-        buf.truncate(read);
-        Ok(buf)
+        feed(conn, &buf[..read]);
+        Ok(read)
     }
 
     async fn send_file(&mut self, file: &File, start: u64, len: u64) -> io::Result<()> {
@@ -263,8 +253,10 @@ impl Connection {
             while let Some(event) = conn.poll_event() {
                 match event {
                     Event::Request(request) => {
-                        trace
-                            .received(request_line(&request).as_bytes(), || request_line(&request));
+                        if trace.is_listening() {
+                            let line = request_line(&request);
+                            trace.received(line.as_bytes(), || line.clone());
+                        }
                         echo = is_echo(&request).then(|| Echo::Body(Vec::new()));
                         current = Some(request);
                     }
@@ -296,20 +288,15 @@ impl Connection {
             if conn.is_closed() {
                 return stream.shutdown().await;
             }
-            let capacity = conn.input_capacity().clamp(1, READ_CHUNK);
+            let capacity = conn.input_capacity().clamp(1, RECEIVE_CHUNK);
             let started = *request_started.get_or_insert_with(Instant::now);
             let deadline = started + self.idle_timeout;
-            let read =
-                match tokio::time::timeout_at(deadline.into(), stream.read_some(capacity)).await {
-                    Ok(read) => read?,
-                    // Idle between requests, or too slow within one: close (RFC 9112 §9.5).
-                    Err(_) => return Ok(()),
-                };
-            if read.is_empty() {
-                conn.feed_eof();
-            } else {
-                conn.feed(&read);
-            }
+            let read = stream.read_into(&mut conn, capacity);
+            match tokio::time::timeout_at(deadline.into(), read).await {
+                Ok(read) => read?,
+                // Idle between requests, or too slow within one: close (RFC 9112 §9.5).
+                Err(_) => return Ok(()),
+            };
         }
     }
 
@@ -502,6 +489,15 @@ async fn write_head(
         format!("{} {} {}", head.version, head.status, head.reason)
     });
     Ok(())
+}
+
+/// Gives the codec bytes read from the socket, where none means the end of the stream.
+fn feed(conn: &mut ServerConn, bytes: &[u8]) {
+    if bytes.is_empty() {
+        conn.feed_eof();
+    } else {
+        conn.feed(bytes);
+    }
 }
 
 fn request_line(request: &Request) -> String {
