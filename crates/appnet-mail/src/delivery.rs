@@ -195,11 +195,21 @@ impl Deliverer {
         let mut finished = Vec::new();
         let mut failures = Vec::new();
         for (rcpt, outcome, remote) in results {
+            // One line per recipient and attempt, like an MTA's mail log.
+            let status = match &outcome {
+                Outcome::Accepted(_) => "sent",
+                Outcome::Transient(_) if !expired => "deferred",
+                _ => "bounced",
+            };
+            tracing::info!(
+                "mail {:X}: to=<{rcpt}> via={} status={status} ({})",
+                pending.id,
+                remote.as_deref().unwrap_or("maildir"),
+                outcome.reply()
+            );
             match outcome {
                 Outcome::Accepted(_) => finished.push(rcpt),
-                Outcome::Transient(reply) if !expired => {
-                    tracing::info!("mail {}: {rcpt} deferred: {reply}", pending.id);
-                }
+                Outcome::Transient(_) if !expired => {}
                 Outcome::Transient(reply) | Outcome::Permanent(reply) => {
                     failures.push(Failure {
                         rcpt,
@@ -242,10 +252,11 @@ impl Deliverer {
         })
         .await;
         match stored {
-            Ok(Ok(name)) => {
-                tracing::info!("mail {}: delivered to {rcpt} ({name})", pending.id);
-                Outcome::Accepted(Reply::with_status(250, (2, 0, 0), "delivered to Maildir"))
-            }
+            Ok(Ok(name)) => Outcome::Accepted(Reply::with_status(
+                250,
+                (2, 0, 0),
+                format!("delivered to Maildir as new/{name}"),
+            )),
             Ok(Err(err)) => Outcome::Transient(Reply::with_status(
                 451,
                 (4, 3, 0),
@@ -263,14 +274,6 @@ impl Deliverer {
         data: &[u8],
         inbox: &mpsc::UnboundedSender<Pending>,
     ) {
-        for failure in failures {
-            tracing::warn!(
-                "mail {}: {} failed: {}",
-                pending.id,
-                failure.rcpt,
-                failure.reply
-            );
-        }
         if pending.mail_from.is_empty() {
             return;
         }

@@ -94,9 +94,10 @@ async fn run(cli: Cli, config: AppConfig) -> ExitCode {
 }
 
 /// Diagnostic logs (not the protocol trace) go to stderr, filtered by RUST_LOG (default: warnings).
+/// Warnings, plus the mail log (a line per delivery attempt, as MTAs keep); RUST_LOG overrides.
 fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,appnet_mail::delivery=info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

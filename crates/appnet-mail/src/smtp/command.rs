@@ -210,7 +210,7 @@ pub fn parse_command(line: &[u8]) -> Result<Command, CommandError> {
 }
 
 fn optional(arg: Option<&str>) -> Option<String> {
-    arg.map(|a| a.trim_start_matches(' '))
+    arg.map(|a| a.trim_start_matches([' ', '\t']))
         .filter(|a| !a.is_empty())
         .map(str::to_string)
 }
@@ -235,8 +235,10 @@ fn no_argument(
 /// the first word as is.
 fn hello_name(arg: Option<&str>, syntax: &'static str) -> Result<String, CommandError> {
     let arg = required(arg, syntax)?;
-    let name = arg.split([' ', '\t']).next().unwrap_or_default();
-    Ok(name.to_string())
+    match arg.split([' ', '\t']).next() {
+        Some(name) if !name.is_empty() => Ok(name.to_string()),
+        _ => Err(CommandError::Syntax(syntax)),
+    }
 }
 
 /// RFC 5321 §4.1.1.2: `"MAIL FROM:" Reverse-path [SP Mail-parameters]`.
@@ -604,6 +606,10 @@ mod tests {
         assert_eq!(
             parse("helo a.example"),
             Ok(Command::Helo("a.example".into()))
+        );
+        assert_eq!(
+            parse_command(b"HELO \t\xd7\xad:"),
+            Ok(Command::Helo("\u{5ed}:".into()))
         );
         assert_eq!(
             parse("EhLo [127.0.0.1]"),
