@@ -248,7 +248,10 @@ impl Deliverer {
         let mut message = format!("Return-Path: <{}>\r\n", pending.mail_from).into_bytes();
         message.extend_from_slice(data);
         let stored = tokio::task::spawn_blocking(move || {
-            Maildir::create(&path).and_then(|maildir| maildir.deliver(&message))
+            let name = Maildir::create(&path).and_then(|maildir| maildir.deliver(&message))?;
+            // IMAP sessions on this mailbox (IDLE) hear of the new message at once.
+            crate::store::announce(&path);
+            Ok::<_, std::io::Error>(name)
         })
         .await;
         match stored {

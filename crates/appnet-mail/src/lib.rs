@@ -13,3 +13,4 @@ pub mod queue;
 pub mod relay;
 pub mod server;
 pub mod smtp;
+pub mod store;
