@@ -158,7 +158,9 @@ impl Deliverer {
                 return job;
             }
         };
-        let mut results: Vec<(String, Outcome, Option<String>)> = Vec::new();
+        // Each recipient's outcome, and for relayed ones the domain and the exchanger that
+        // answered.
+        let mut results: Vec<(String, Outcome, Option<(String, Option<String>)>)> = Vec::new();
         let (local, remote): (Vec<&String>, Vec<&String>) = pending
             .rcpt_to
             .iter()
@@ -186,8 +188,9 @@ impl Deliverer {
                 body_8bit: pending.body_8bit,
                 smtputf8: pending.smtputf8,
             };
-            for (rcpt, outcome) in self.relay.deliver(&outbound).await {
-                results.push((rcpt, outcome, Some(domain.clone())));
+            let relayed = self.relay.deliver(&outbound).await;
+            for (rcpt, outcome) in relayed.recipients {
+                results.push((rcpt, outcome, Some((domain.clone(), relayed.exchanger.clone()))));
             }
         }
         let expired =
@@ -204,7 +207,9 @@ impl Deliverer {
             tracing::info!(
                 "mail {:X}: to=<{rcpt}> via={} status={status} ({})",
                 pending.id,
-                remote.as_deref().unwrap_or("maildir"),
+                remote
+                    .as_ref()
+                    .map_or("maildir", |(domain, exchanger)| exchanger.as_deref().unwrap_or(domain)),
                 outcome.reply()
             );
             match outcome {
@@ -214,7 +219,7 @@ impl Deliverer {
                     failures.push(Failure {
                         rcpt,
                         reply,
-                        remote_mta: remote,
+                        remote_mta: remote.and_then(|(_, exchanger)| exchanger),
                     });
                 }
             }

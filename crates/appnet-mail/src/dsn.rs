@@ -113,10 +113,17 @@ impl Bounce<'_> {
             if let Some(mta) = &failure.remote_mta {
                 push_line(&mut out, &format!("Remote-MTA: dns; {mta}"));
             }
+            // RFC 3464 §2.3.6: "smtp" only for a reply a server sent; our own diagnosis of a
+            // failure (no answer, no MX) is ours.
+            let kind = if failure.remote_mta.is_some() {
+                "smtp"
+            } else {
+                "X-appnet"
+            };
             push_line(
                 &mut out,
                 &format!(
-                    "Diagnostic-Code: smtp; {}",
+                    "Diagnostic-Code: {kind}; {}",
                     ascii(&failure.reply.to_string())
                 ),
             );

@@ -49,10 +49,10 @@ pub struct Exchanger {
 
 impl Relay {
     /// Delivers to one domain; every recipient gets an outcome.
-    pub async fn deliver(&self, outbound: &Outbound<'_>) -> Vec<(String, Outcome)> {
+    pub async fn deliver(&self, outbound: &Outbound<'_>) -> Relayed {
         let exchangers = match self.exchangers(outbound.domain).await {
             Ok(exchangers) => exchangers,
-            Err(reply) => return every(outbound.rcpt_to, Outcome::of(reply)),
+            Err(reply) => return Relayed::unanswered(outbound.rcpt_to, Outcome::of(reply)),
         };
         let mut last_failure = Reply::with_status(
             451,
@@ -85,7 +85,10 @@ impl Relay {
                     // RFC 5321 §5.1: a server that answered decides, unless it only put us off
                     // before the transaction began; then the next exchanger may do better.
                     Ok(delivery) if !only_put_off(&delivery.recipients) => {
-                        return delivery.recipients;
+                        return Relayed {
+                            exchanger: Some(exchanger.host.clone()),
+                            recipients: delivery.recipients,
+                        };
                     }
                     Ok(delivery) => {
                         if let Some((_, outcome)) = delivery.recipients.first() {
@@ -102,7 +105,7 @@ impl Relay {
                 }
             }
         }
-        every(outbound.rcpt_to, Outcome::Transient(last_failure))
+        Relayed::unanswered(outbound.rcpt_to, Outcome::Transient(last_failure))
     }
 
     /// The exchangers of `domain` in the order to try them; a reply to bounce or defer with
@@ -224,9 +227,23 @@ fn only_put_off(recipients: &[(String, Outcome)]) -> bool {
         .all(|(_, outcome)| matches!(outcome, Outcome::Transient(reply) if reply.code == 421))
 }
 
-fn every(rcpts: &[String], outcome: Outcome) -> Vec<(String, Outcome)> {
-    rcpts
-        .iter()
-        .map(|rcpt| (rcpt.clone(), outcome.clone()))
-        .collect()
+/// What relaying to one domain came to.
+#[derive(Debug)]
+pub struct Relayed {
+    /// The exchanger whose replies decided (RFC 3464's Remote-MTA); none when no server
+    /// answered and the outcome is our own.
+    pub exchanger: Option<String>,
+    pub recipients: Vec<(String, Outcome)>,
+}
+
+impl Relayed {
+    fn unanswered(rcpts: &[String], outcome: Outcome) -> Relayed {
+        Relayed {
+            exchanger: None,
+            recipients: rcpts
+                .iter()
+                .map(|rcpt| (rcpt.clone(), outcome.clone()))
+                .collect(),
+        }
+    }
 }

@@ -319,14 +319,13 @@ impl Connection<'_> {
         }
     }
 
-    /// RFC 5321 §4.4 trace field, with the protocol names of RFC 3848.
+    /// RFC 5321 §4.4 trace field.
     fn received_field(&self, envelope: &Envelope) -> String {
-        let protocol = match (envelope.tls, envelope.authenticated_as.is_some()) {
-            (false, false) => "ESMTP",
-            (true, false) => "ESMTPS",
-            (false, true) => "ESMTPA",
-            (true, true) => "ESMTPSA",
-        };
+        // RFC 3848's names, and RFC 6531 §3.7.3's for mail that used SMTPUTF8.
+        let base = if envelope.smtputf8 { "UTF8SMTP" } else { "ESMTP" };
+        let tls = if envelope.tls { "S" } else { "" };
+        let auth = if envelope.authenticated_as.is_some() { "A" } else { "" };
+        let protocol = format!("{base}{tls}{auth}");
         let helo: String = envelope
             .helo
             .chars()
