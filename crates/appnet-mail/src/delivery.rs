@@ -81,6 +81,9 @@ pub struct Deliverer {
 struct Job {
     pending: Pending,
     attempts: u32,
+    /// An earlier attempt (in this run, or one a crash cut short) may have delivered some
+    /// local recipients without the queue recording it.
+    maybe_delivered: bool,
 }
 
 /// Runs deliveries until `shutdown`: first of `recovered` (what the queue held at start),
@@ -114,13 +117,18 @@ pub async fn run(
         start(Job {
             pending,
             attempts: 0,
+            maybe_delivered: true,
         });
     }
     loop {
         let next_due = waiting.keys().next().map(|(due, _)| *due);
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            Some(pending) = arrivals.recv() => start(Job { pending, attempts: 0 }),
+            Some(pending) = arrivals.recv() => start(Job {
+                pending,
+                attempts: 0,
+                maybe_delivered: false,
+            }),
             Some(job) = finished.recv() => {
                 let due = Instant::now() + deliverer.retry.backoff(job.attempts);
                 waiting.insert((due, job.pending.id), job);
@@ -168,7 +176,7 @@ impl Deliverer {
         for rcpt in local {
             results.push((
                 rcpt.clone(),
-                self.deliver_locally(pending, rcpt, &data).await,
+                self.deliver_locally(pending, rcpt, &data, job.maybe_delivered).await,
                 None,
             ));
         }
@@ -238,10 +246,17 @@ impl Deliverer {
         job.pending
             .rcpt_to
             .retain(|r| !finished.contains(r) && !failures.iter().any(|f| f.rcpt == *r));
+        job.maybe_delivered = true;
         job
     }
 
-    async fn deliver_locally(&self, pending: &Pending, rcpt: &str, data: &[u8]) -> Outcome {
+    async fn deliver_locally(
+        &self,
+        pending: &Pending,
+        rcpt: &str,
+        data: &[u8],
+        maybe_delivered: bool,
+    ) -> Outcome {
         let Some(path) = self.local.mailbox(rcpt) else {
             return Outcome::Permanent(Reply::with_status(
                 550,
@@ -252,8 +267,20 @@ impl Deliverer {
         // RFC 5321 §4.4: the final delivery adds the reverse path as Return-Path.
         let mut message = format!("Return-Path: <{}>\r\n", pending.mail_from).into_bytes();
         message.extend_from_slice(data);
+        // The same name for the same queued message and recipient, every attempt.
+        let key = format!(
+            "{}.Q{:X}R{:08x}",
+            pending.arrival,
+            pending.id,
+            crc32fast::hash(rcpt.to_lowercase().as_bytes())
+        );
         let stored = tokio::task::spawn_blocking(move || {
-            let name = Maildir::create(&path).and_then(|maildir| maildir.deliver(&message))?;
+            let maildir = Maildir::create(&path)?;
+            let name = if maybe_delivered {
+                maildir.deliver_once(&message, &key)?
+            } else {
+                maildir.deliver_keyed(&message, &key)?
+            };
             // IMAP sessions on this mailbox (IDLE) hear of the new message at once.
             crate::store::announce(&path);
             Ok::<_, std::io::Error>(name)

@@ -37,7 +37,36 @@ impl Maildir {
 
     /// Stores `message` durably in `new/` and returns its file name.
     pub fn deliver(&self, message: &[u8]) -> io::Result<String> {
-        let name = unique_name(message.len());
+        self.store(message, unique_name(message.len()))
+    }
+
+    /// Stores `message` under a name derived from `key` (one queued message for one
+    /// recipient), unless a file of that name is already here: a delivery repeated after a
+    /// crash, between the rename and the queue recording it, does not make a second copy.
+    /// Looking for the earlier copy costs a directory scan, so the queue asks for this only
+    /// when an earlier attempt may have got that far.
+    pub fn deliver_once(&self, message: &[u8], key: &str) -> io::Result<String> {
+        let name = keyed_name(key, message.len());
+        if self.path.join("new").join(&name).exists() {
+            return Ok(name);
+        }
+        for entry in fs::read_dir(self.path.join("cur"))? {
+            let found = entry?.file_name();
+            let found = found.to_string_lossy();
+            if found.split_once(':').map_or(&*found, |(base, _)| base) == name {
+                return Ok(found.into_owned());
+            }
+        }
+        self.store(message, name)
+    }
+
+    /// Stores `message` under the name [`Maildir::deliver_once`] would look for, without
+    /// looking: for a first attempt.
+    pub fn deliver_keyed(&self, message: &[u8], key: &str) -> io::Result<String> {
+        self.store(message, keyed_name(key, message.len()))
+    }
+
+    fn store(&self, message: &[u8], name: String) -> io::Result<String> {
         let tmp = self.path.join("tmp").join(&name);
         let mut file = OpenOptions::new()
             .write(true)
@@ -76,6 +105,10 @@ fn unique_name(size: usize) -> String {
     )
 }
 
+fn keyed_name(key: &str, size: usize) -> String {
+    format!("{key}.{},S={size}", host_name())
+}
+
 /// This host's name with the two characters maildir names reserve (`/` and `:`) escaped as
 /// the convention says (`\057`, `\072`).
 fn host_name() -> String {
@@ -105,6 +138,25 @@ mod tests {
         assert_eq!(stored, b"Subject: hi\r\n\r\nbody\r\n");
         assert_eq!(fs::read_dir(maildir.path().join("tmp")).unwrap().count(), 0);
         assert!(maildir.path().join("cur").is_dir());
+    }
+
+    #[test]
+    fn a_repeated_keyed_delivery_makes_no_second_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::create(dir.path()).unwrap();
+        let first = maildir.deliver_once(b"x\r\n", "1800000000.Q1R0").unwrap();
+        assert_eq!(maildir.deliver_once(b"x\r\n", "1800000000.Q1R0").unwrap(), first);
+        // Still found once a reader has moved it to cur/ with flags.
+        fs::rename(
+            maildir.path().join("new").join(&first),
+            maildir.path().join("cur").join(format!("{first}:2,S")),
+        )
+        .unwrap();
+        let again = maildir.deliver_once(b"x\r\n", "1800000000.Q1R0").unwrap();
+        assert_eq!(again, format!("{first}:2,S"));
+        maildir.deliver_once(b"x\r\n", "1800000000.Q1R1").unwrap();
+        assert_eq!(fs::read_dir(maildir.path().join("new")).unwrap().count(), 1);
+        assert_eq!(fs::read_dir(maildir.path().join("cur")).unwrap().count(), 1);
     }
 
     #[test]

@@ -649,7 +649,14 @@ impl ServerSession {
         match verdict.reply() {
             Some(reply) => self.reply(reply),
             None => {
-                if let Some(transaction) = &mut self.transaction {
+                // The same mailbox named twice (in any case) gets the message once, as users
+                // expect of `To: bob, Bob` and as other MTAs do.
+                if let Some(transaction) = &mut self.transaction
+                    && !transaction
+                        .rcpt_to
+                        .iter()
+                        .any(|known| known.to_lowercase() == to.to_lowercase())
+                {
                     transaction.rcpt_to.push(to);
                 }
                 self.reply(Reply::with_status(250, (2, 1, 5), "Ok"));
@@ -1306,10 +1313,23 @@ mod tests {
         ehlo(&mut s);
         let out = run(
             &mut s,
-            "MAIL FROM:<a@b.c>\r\nRCPT TO:<Jones@foo.com>\r\nRCPT TO:<Jones@foo.com>\r\n\
-             RCPT TO:<Jones@foo.com>\r\nRCPT TO:<Brown@foo.com>\r\n",
+            "MAIL FROM:<a@b.c>\r\nRCPT TO:<Jones@foo.com>\r\nRCPT TO:<Admin.MRC@foo.com>\r\n\
+             RCPT TO:<Postmaster@foo.com>\r\nRCPT TO:<Brown@foo.com>\r\n",
         );
         assert_eq!(codes(&out)[4], "452 4.5.3");
+    }
+
+    #[test]
+    fn a_recipient_named_twice_gets_the_message_once() {
+        let mut s = server(config());
+        ehlo(&mut s);
+        let out = run(
+            &mut s,
+            "MAIL FROM:<a@b.c>\r\nRCPT TO:<Jones@foo.com>\r\nRCPT TO:<Jones@FOO.com>\r\n\
+             DATA\r\nx\r\n.\r\n",
+        );
+        let (envelope, _) = message(&out).unwrap();
+        assert_eq!(envelope.rcpt_to, ["Jones@foo.com"]);
     }
 
     #[test]
