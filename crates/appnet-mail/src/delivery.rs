@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::accounts::Accounts;
 use crate::dsn::{Bounce, Failure};
-use crate::maildir::Maildir;
+use crate::maildir::MaildirWriter;
 use crate::queue::{Pending, Queue, unix_now};
 use crate::relay::{Outbound, Relay};
 use crate::smtp::{Outcome, Reply};
@@ -75,6 +75,7 @@ pub struct Deliverer {
     pub relay: Relay,
     pub hostname: String,
     pub retry: RetryPolicy,
+    pub maildirs: MaildirWriter,
 }
 
 /// A message on its way, with how often it has been tried.
@@ -166,46 +167,17 @@ impl Deliverer {
                 return job;
             }
         };
-        // Each recipient's outcome, and for relayed ones the domain and the exchanger that
-        // answered.
-        let mut results: Vec<(String, Outcome, Option<(String, Option<String>)>)> = Vec::new();
-        let (local, remote): (Vec<&String>, Vec<&String>) = pending
-            .rcpt_to
-            .iter()
-            .partition(|rcpt| self.local.is_local_domain(domain_of(rcpt)));
-        for rcpt in local {
-            results.push((
-                rcpt.clone(),
-                self.deliver_locally(pending, rcpt, &data, job.maybe_delivered).await,
-                None,
-            ));
-        }
-        let mut by_domain: HashMap<String, Vec<String>> = HashMap::new();
-        for rcpt in remote {
-            by_domain
-                .entry(domain_of(rcpt).to_ascii_lowercase())
-                .or_default()
-                .push(rcpt.clone());
-        }
-        for (domain, rcpts) in by_domain {
-            let outbound = Outbound {
-                domain: &domain,
-                mail_from: &pending.mail_from,
-                rcpt_to: &rcpts,
-                data: &data,
-                body_8bit: pending.body_8bit,
-                smtputf8: pending.smtputf8,
-            };
-            let relayed = self.relay.deliver(&outbound).await;
-            for (rcpt, outcome) in relayed.recipients {
-                results.push((rcpt, outcome, Some((domain.clone(), relayed.exchanger.clone()))));
-            }
-        }
+        let attempted = self.try_recipients(&job, &data).await;
         let expired =
             unix_now().saturating_sub(pending.arrival) > self.retry.give_up_after.as_secs();
         let mut finished = Vec::new();
         let mut failures = Vec::new();
-        for (rcpt, outcome, remote) in results {
+        for Attempted {
+            rcpt,
+            outcome,
+            route,
+        } in attempted
+        {
             // One line per recipient and attempt, like an MTA's mail log.
             let status = match &outcome {
                 Outcome::Accepted(_) => "sent",
@@ -215,9 +187,7 @@ impl Deliverer {
             tracing::info!(
                 "mail {:X}: to=<{rcpt}> via={} status={status} ({})",
                 pending.id,
-                remote
-                    .as_ref()
-                    .map_or("maildir", |(domain, exchanger)| exchanger.as_deref().unwrap_or(domain)),
+                route.name(),
                 outcome.reply()
             );
             match outcome {
@@ -227,7 +197,7 @@ impl Deliverer {
                     failures.push(Failure {
                         rcpt,
                         reply,
-                        remote_mta: remote.and_then(|(_, exchanger)| exchanger),
+                        remote_mta: route.exchanger(),
                     });
                 }
             }
@@ -248,6 +218,56 @@ impl Deliverer {
             .retain(|r| !finished.contains(r) && !failures.iter().any(|f| f.rcpt == *r));
         job.maybe_delivered = true;
         job
+    }
+
+    /// Delivers to every pending recipient once: local ones into their Maildirs, the others
+    /// relayed a domain at a time.
+    async fn try_recipients(&self, job: &Job, data: &[u8]) -> Vec<Attempted> {
+        let pending = &job.pending;
+        let mut attempted = Vec::new();
+        let (local, remote): (Vec<&String>, Vec<&String>) = pending
+            .rcpt_to
+            .iter()
+            .partition(|rcpt| self.local.is_local_domain(domain_of(rcpt)));
+        for rcpt in local {
+            let outcome = self
+                .deliver_locally(pending, rcpt, data, job.maybe_delivered)
+                .await;
+            attempted.push(Attempted {
+                rcpt: rcpt.clone(),
+                outcome,
+                route: Route::Maildir,
+            });
+        }
+        let mut by_domain: HashMap<String, Vec<String>> = HashMap::new();
+        for rcpt in remote {
+            by_domain
+                .entry(domain_of(rcpt).to_ascii_lowercase())
+                .or_default()
+                .push(rcpt.clone());
+        }
+        for (domain, rcpts) in by_domain {
+            let outbound = Outbound {
+                domain: &domain,
+                mail_from: &pending.mail_from,
+                rcpt_to: &rcpts,
+                data,
+                body_8bit: pending.body_8bit,
+                smtputf8: pending.smtputf8,
+            };
+            let relayed = self.relay.deliver(&outbound).await;
+            for (rcpt, outcome) in relayed.recipients {
+                attempted.push(Attempted {
+                    rcpt,
+                    outcome,
+                    route: Route::Relay {
+                        domain: domain.clone(),
+                        exchanger: relayed.exchanger.clone(),
+                    },
+                });
+            }
+        }
+        attempted
     }
 
     async fn deliver_locally(
@@ -274,30 +294,21 @@ impl Deliverer {
             pending.id,
             crc32fast::hash(rcpt.to_lowercase().as_bytes())
         );
-        let stored = tokio::task::spawn_blocking(move || {
-            let maildir = Maildir::create(&path)?;
-            let name = if maybe_delivered {
-                maildir.deliver_once(&message, &key)?
-            } else {
-                maildir.deliver_keyed(&message, &key)?
-            };
-            // IMAP sessions on this mailbox (IDLE) hear of the new message at once.
-            crate::store::announce(&path);
-            Ok::<_, std::io::Error>(name)
-        })
-        .await;
+        let stored = self
+            .maildirs
+            .deliver(&path, message, key, maybe_delivered)
+            .await;
         match stored {
-            Ok(Ok(name)) => Outcome::Accepted(Reply::with_status(
+            Ok(name) => Outcome::Accepted(Reply::with_status(
                 250,
                 (2, 0, 0),
                 format!("delivered to Maildir as new/{name}"),
             )),
-            Ok(Err(err)) => Outcome::Transient(Reply::with_status(
+            Err(err) => Outcome::Transient(Reply::with_status(
                 451,
                 (4, 3, 0),
                 format!("mailbox of {rcpt}: {err}"),
             )),
-            Err(err) => Outcome::Transient(Reply::with_status(451, (4, 3, 0), err.to_string())),
         }
     }
 
@@ -337,6 +348,40 @@ impl Deliverer {
                 "mail queue: cannot queue a bounce for {}: {err}",
                 pending.id
             ),
+        }
+    }
+}
+
+/// One recipient's outcome in one attempt, and where it went.
+struct Attempted {
+    rcpt: String,
+    outcome: Outcome,
+    route: Route,
+}
+
+enum Route {
+    Maildir,
+    /// Relayed to `domain`; `exchanger` is the server that answered, if one did.
+    Relay {
+        domain: String,
+        exchanger: Option<String>,
+    },
+}
+
+impl Route {
+    /// For the mail log: `maildir`, the exchanger, or the domain when none answered.
+    fn name(&self) -> &str {
+        match self {
+            Route::Maildir => "maildir",
+            Route::Relay { domain, exchanger } => exchanger.as_deref().unwrap_or(domain),
+        }
+    }
+
+    /// RFC 3464's Remote-MTA.
+    fn exchanger(&self) -> Option<String> {
+        match self {
+            Route::Maildir => None,
+            Route::Relay { exchanger, .. } => exchanger.clone(),
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::accounts::{Accounts, is_valid_hash};
 use crate::client::{opportunistic_tls, summarize};
 use crate::config::MailServerConfig;
 use crate::delivery::{self, Deliverer, LocalMail, RetryPolicy};
+use crate::maildir::MaildirWriter;
 use crate::message::format_date;
 use crate::queue::{Pending, Queue};
 use crate::relay::Relay;
@@ -42,6 +43,8 @@ pub enum MailError {
         #[source]
         source: io::Error,
     },
+    #[error("cannot start the Maildir writer: {0}")]
+    Thread(#[source] io::Error),
     #[error("user {0}: the password is not an argon2 hash (make one with `appnet mail adduser`)")]
     BadHash(String),
 }
@@ -113,6 +116,7 @@ impl MailServer {
                 max: config.retry_max.0,
                 give_up_after: config.give_up_after.0,
             },
+            maildirs: MaildirWriter::start().map_err(MailError::Thread)?,
         });
         let (inbox, arrivals) = mpsc::unbounded_channel();
         Ok(MailServer {
@@ -322,9 +326,17 @@ impl Connection<'_> {
     /// RFC 5321 §4.4 trace field.
     fn received_field(&self, envelope: &Envelope) -> String {
         // RFC 3848's names, and RFC 6531 §3.7.3's for mail that used SMTPUTF8.
-        let base = if envelope.smtputf8 { "UTF8SMTP" } else { "ESMTP" };
+        let base = if envelope.smtputf8 {
+            "UTF8SMTP"
+        } else {
+            "ESMTP"
+        };
         let tls = if envelope.tls { "S" } else { "" };
-        let auth = if envelope.authenticated_as.is_some() { "A" } else { "" };
+        let auth = if envelope.authenticated_as.is_some() {
+            "A"
+        } else {
+            ""
+        };
         let protocol = format!("{base}{tls}{auth}");
         let helo: String = envelope
             .helo
