@@ -76,7 +76,9 @@ impl Relay {
                 );
                 let connect = Connect {
                     address: SocketAddr::new(*address, self.port),
-                    source: self.source.filter(|source| source.is_ipv4() == address.is_ipv4()),
+                    source: self
+                        .source
+                        .filter(|source| source.is_ipv4() == address.is_ipv4()),
                     server_name: &exchanger.host,
                     tls: self.tls.clone(),
                     timeout: self.timeout,

@@ -165,7 +165,10 @@ mod tests {
         assert_eq!(info, "2,PSTa");
         let back = Flags::from_maildir_info(&info, |c| (c == 'a').then(|| "Work".to_string()));
         assert_eq!(back, flags);
-        assert_eq!(back.to_imap(), vec!["\\Seen", "\\Deleted", "$Forwarded", "Work"]);
+        assert_eq!(
+            back.to_imap(),
+            vec!["\\Seen", "\\Deleted", "$Forwarded", "Work"]
+        );
     }
 
     #[test]

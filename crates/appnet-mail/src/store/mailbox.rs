@@ -172,12 +172,16 @@ impl Mailbox {
         let keyword_of = |letter: char| keyword_at(&self.keywords, letter);
         let mut messages = Vec::with_capacity(found.len());
         for (base, name) in found {
-            let Some(&uid) = list.uids.get(&base) else { continue };
+            let Some(&uid) = list.uids.get(&base) else {
+                continue;
+            };
             let info = match previous.get(&name) {
                 Some(known) if known.uid == uid => known.clone(),
                 _ => {
                     let path = self.dir.join("cur").join(&name);
-                    let Ok(meta) = fs::metadata(&path) else { continue };
+                    let Ok(meta) = fs::metadata(&path) else {
+                        continue;
+                    };
                     MessageInfo {
                         uid,
                         flags: Flags::from_maildir_info(info_of(&name), keyword_of),
@@ -261,7 +265,10 @@ impl Mailbox {
         let _lock = self.lock()?;
         self.learn_keywords(flags)?;
         let keywords = &self.keywords;
-        let name = format!("{base}:{}", flags.to_maildir_info(|k| letter_of(keywords, k)));
+        let name = format!(
+            "{base}:{}",
+            flags.to_maildir_info(|k| letter_of(keywords, k))
+        );
         fs::rename(&tmp, self.dir.join("cur").join(&name))?;
         File::open(self.dir.join("cur"))?.sync_all()?;
         let mut list = UidList::read(&self.dir)?;
@@ -300,7 +307,8 @@ impl Mailbox {
         let mut list = UidList::read(&self.dir)?;
         let bases: std::collections::HashSet<&str> =
             self.messages.iter().map(|m| m.base.as_str()).collect();
-        list.uids.retain(|base, uid| !uids.contains(uid) || bases.contains(base.as_str()));
+        list.uids
+            .retain(|base, uid| !uids.contains(uid) || bases.contains(base.as_str()));
         list.rewrite(&self.dir)
     }
 
@@ -403,7 +411,11 @@ impl UidList {
             uids: HashMap::new(),
             fresh: false,
         };
-        for field in header.strip_prefix(UIDLIST_HEADER).unwrap_or_default().split_whitespace() {
+        for field in header
+            .strip_prefix(UIDLIST_HEADER)
+            .unwrap_or_default()
+            .split_whitespace()
+        {
             if let Some(v) = field.strip_prefix('V') {
                 list.validity = v.parse().unwrap_or(0);
             } else if let Some(n) = field.strip_prefix('N') {
@@ -421,7 +433,9 @@ impl UidList {
             });
         }
         for line in lines {
-            let Some((uid, base)) = line.split_once(' ') else { continue };
+            let Some((uid, base)) = line.split_once(' ') else {
+                continue;
+            };
             if let Ok(uid) = uid.parse::<u32>() {
                 list.next = list.next.max(uid.saturating_add(1));
                 list.uids.insert(base.to_string(), uid);
@@ -550,7 +564,12 @@ mod tests {
         assert_eq!(again.uidvalidity(), validity);
         assert_eq!(again.uidnext(), 4);
         assert_eq!(again.messages().len(), 3);
-        assert!(fs::read_dir(dir.path().join("new")).unwrap().next().is_none());
+        assert!(
+            fs::read_dir(dir.path().join("new"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
     }
 
     #[test]
@@ -570,7 +589,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert!(names[0].ends_with(":2,Sa"), "{names:?}");
-        assert_eq!(fs::read_to_string(dir.path().join(KEYWORDS)).unwrap(), "0 Work\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join(KEYWORDS)).unwrap(),
+            "0 Work\n"
+        );
     }
 
     #[test]
@@ -598,12 +620,19 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut mailbox = Mailbox::open(&path).unwrap();
                     (0..10)
-                        .map(|n| mailbox.append(format!("{n}\r\n").as_bytes(), &Flags::default(), None).unwrap())
+                        .map(|n| {
+                            mailbox
+                                .append(format!("{n}\r\n").as_bytes(), &Flags::default(), None)
+                                .unwrap()
+                        })
                         .collect::<Vec<u32>>()
                 })
             })
             .collect();
-        let mut uids: Vec<u32> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        let mut uids: Vec<u32> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
         uids.sort();
         assert_eq!(uids, (1..=40).collect::<Vec<u32>>());
     }
@@ -615,7 +644,9 @@ mod tests {
         let date = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
         let uid = source.append(b"m\r\n", &seen(), Some(date)).unwrap();
         let mut target = Mailbox::open(&dir.path().join("b")).unwrap();
-        target.append(b"other\r\n", &Flags::default(), None).unwrap();
+        target
+            .append(b"other\r\n", &Flags::default(), None)
+            .unwrap();
         let pairs = source.copy_to(&[uid], &mut target).unwrap();
         assert_eq!(pairs, vec![(1, 2)]);
         let copy = target.get(2).unwrap();

@@ -194,7 +194,11 @@ fn valid_name(name: &str) -> bool {
 
 /// Wakes the watchers of the mailbox at `dir`.
 pub fn announce(dir: &Path) {
-    if let Some(notify) = registry().lock().ok().and_then(|map| map.get(dir)?.upgrade()) {
+    if let Some(notify) = registry()
+        .lock()
+        .ok()
+        .and_then(|map| map.get(dir)?.upgrade())
+    {
         notify.notify_waiters();
     }
 }
@@ -232,15 +236,27 @@ mod tests {
         store.create("Sent").unwrap();
         assert!(dir.path().join(".Archive.2024/cur").is_dir());
         assert_eq!(store.list().unwrap(), vec!["INBOX", "Archive.2024", "Sent"]);
-        assert!(matches!(store.create("Sent"), Err(StoreError::AlreadyExists)));
-        assert!(matches!(store.create("a/../b"), Err(StoreError::InvalidName)));
+        assert!(matches!(
+            store.create("Sent"),
+            Err(StoreError::AlreadyExists)
+        ));
+        assert!(matches!(
+            store.create("a/../b"),
+            Err(StoreError::InvalidName)
+        ));
         assert!(matches!(store.create("a..b"), Err(StoreError::InvalidName)));
         store.rename("Archive", "Old").unwrap_err();
         store.create("Archive").unwrap();
         store.rename("Archive", "Old").unwrap();
-        assert_eq!(store.list().unwrap(), vec!["INBOX", "Old", "Old.2024", "Sent"]);
+        assert_eq!(
+            store.list().unwrap(),
+            vec!["INBOX", "Old", "Old.2024", "Sent"]
+        );
         store.delete("Sent").unwrap();
-        assert!(matches!(store.delete("inbox"), Err(StoreError::InboxPermanent)));
+        assert!(matches!(
+            store.delete("inbox"),
+            Err(StoreError::InboxPermanent)
+        ));
         assert_eq!(store.list().unwrap(), vec!["INBOX", "Old", "Old.2024"]);
     }
 
