@@ -27,6 +27,9 @@ pub struct MailConfig {
     /// The port the mini Internet's two mail servers listen on (each on its own address) and
     /// relay to.
     pub up_port: u16,
+    /// The ports of their IMAP and POP3 servers (STARTTLS and STLS), on the same addresses.
+    pub up_imap_port: u16,
+    pub up_pop3_port: u16,
     /// Where the mini Internet keeps its mailboxes and queues.
     pub up_dir: PathBuf,
 }
@@ -36,6 +39,8 @@ impl Default for MailConfig {
         MailConfig {
             servers: Vec::new(),
             up_port: 2525,
+            up_imap_port: 1143,
+            up_pop3_port: 1110,
             up_dir: std::env::temp_dir().join("appnet-up").join("mail"),
         }
     }
@@ -50,6 +55,12 @@ pub struct MailServerConfig {
     pub domains: Vec<String>,
     /// Where SMTP is served, both as MX and for submission by the users.
     pub smtp: Option<SocketAddr>,
+    /// Where IMAP is served with STARTTLS, and with implicit TLS (port 993 on the Internet).
+    pub imap: Option<SocketAddr>,
+    pub imaps: Option<SocketAddr>,
+    /// Where POP3 is served with STLS, and with implicit TLS (port 995 on the Internet).
+    pub pop3: Option<SocketAddr>,
+    pub pop3s: Option<SocketAddr>,
     /// The root of the mailboxes: `<maildir>/<domain>/<local part>/{tmp,new,cur}`.
     pub maildir: PathBuf,
     /// The queue's journal directory.
@@ -93,6 +104,10 @@ impl Default for MailServerConfig {
             hostname: "localhost".into(),
             domains: Vec::new(),
             smtp: Some(SocketAddr::from(([127, 0, 0, 1], 2525))),
+            imap: None,
+            imaps: None,
+            pop3: None,
+            pop3s: None,
             maildir: state.join("maildir"),
             queue: state.join("queue"),
             users: Vec::new(),

@@ -1,7 +1,8 @@
 //! The tokio driver of a mail server: accepts SMTP connections and runs each through a
 //! [`ServerSession`], stores every accepted message in the durable [`Queue`] before the
 //! session may say `250`, and hands it to the [`delivery`](crate::delivery) loop, which
-//! delivers locally or relays by MX.
+//! delivers locally or relays by MX. The same server's users read their mail over IMAP
+//! ([`crate::imap_server`]) and POP3 ([`crate::pop3_server`]).
 //!
 //! Relaying is refused to anyone not authenticated (no open relay): mail for a domain this
 //! server does not keep is accepted only from a user who logged in. AUTH needs TLS, except
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use appnet_core::lifecycle::Shutdown;
-use appnet_core::net::accept_connections;
+use appnet_core::net::{TcpLimits, accept_connections};
 use appnet_core::trace::{Role, TraceScope, Tracer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -25,8 +26,10 @@ use crate::accounts::{Accounts, is_valid_hash};
 use crate::client::{opportunistic_tls, summarize};
 use crate::config::MailServerConfig;
 use crate::delivery::{self, Deliverer, LocalMail, RetryPolicy};
+use crate::imap_server::{self, ImapOptions};
 use crate::maildir::MaildirWriter;
 use crate::message::format_date;
+use crate::pop3_server;
 use crate::queue::{Pending, Queue};
 use crate::relay::Relay;
 use crate::smtp::{Envelope, Output, Policy, RcptVerdict, Reply, ServerConfig, ServerSession};
@@ -63,6 +66,7 @@ struct Context {
     queue: Queue,
     deliverer: Arc<Deliverer>,
     tls: Option<TlsAcceptor>,
+    tls_config: Option<Arc<rustls::ServerConfig>>,
     inbox: mpsc::UnboundedSender<Pending>,
     tracer: Tracer,
 }
@@ -125,7 +129,8 @@ impl MailServer {
                 local,
                 queue,
                 deliverer,
-                tls: tls.map(TlsAcceptor::from),
+                tls: tls.clone().map(TlsAcceptor::from),
+                tls_config: tls,
                 inbox,
                 tracer,
             }),
@@ -139,8 +144,9 @@ impl MailServer {
         self.recovered.len()
     }
 
-    /// Serves SMTP on `listener` and delivers until `shutdown`.
-    pub async fn run(self, listener: TcpListener, shutdown: Shutdown) -> io::Result<()> {
+    /// Serves SMTP (and IMAP and POP3 where `listeners` has them) and delivers until
+    /// `shutdown`.
+    pub async fn run(self, listeners: Listeners, shutdown: Shutdown) -> io::Result<()> {
         let context = self.context;
         let deliveries = tokio::spawn(delivery::run(
             context.deliverer.clone(),
@@ -149,14 +155,75 @@ impl MailServer {
             self.arrivals,
             shutdown.clone(),
         ));
+        let mut access = tokio::task::JoinSet::new();
+        for (listener, implicit_tls) in [(listeners.imap, false), (listeners.imaps, true)] {
+            if let Some(listener) = listener {
+                let mut options = ImapOptions::new(context.local.clone(), context.access_limits());
+                options.tls = context.tls_config.clone();
+                options.implicit_tls = implicit_tls;
+                options.hostname = context.config.hostname.clone();
+                options.max_message_bytes = context.config.max_message_bytes;
+                options.tracer = context.tracer.clone();
+                access.spawn(imap_server::serve_with(listener, options, shutdown.clone()));
+            }
+        }
+        for (listener, implicit_tls) in [(listeners.pop3, false), (listeners.pop3s, true)] {
+            if let Some(listener) = listener {
+                access.spawn(pop3_server::serve(
+                    listener,
+                    context.local.clone(),
+                    context.tls_config.clone(),
+                    implicit_tls,
+                    context.access_limits(),
+                    context.tracer.clone(),
+                    shutdown.clone(),
+                ));
+            }
+        }
         let max = context.config.max_connections;
-        let served = accept_connections(listener, max, shutdown, "smtp", move |stream, peer| {
+        let smtp = listeners.smtp;
+        let served = accept_connections(smtp, max, shutdown, "smtp", move |stream, peer| {
             let context = context.clone();
             async move { serve_connection(context, stream, peer).await }
         })
         .await;
         deliveries.abort();
+        while let Some(ended) = access.join_next().await {
+            ended.map_err(io::Error::other)??;
+        }
         served
+    }
+}
+
+/// The sockets one mail server serves: SMTP always, mail access where configured.
+pub struct Listeners {
+    pub smtp: TcpListener,
+    pub imap: Option<TcpListener>,
+    pub imaps: Option<TcpListener>,
+    pub pop3: Option<TcpListener>,
+    pub pop3s: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// SMTP alone.
+    pub fn smtp(listener: TcpListener) -> Listeners {
+        Listeners {
+            smtp: listener,
+            imap: None,
+            imaps: None,
+            pop3: None,
+            pop3s: None,
+        }
+    }
+}
+
+impl Context {
+    /// IMAP and POP3 sessions: as many as SMTP's, and their own protocols' idle timeouts.
+    fn access_limits(&self) -> TcpLimits {
+        TcpLimits {
+            max_connections: self.config.max_connections,
+            idle_timeout: imap_server::DEFAULT_IDLE_TIMEOUT,
+        }
     }
 }
 

@@ -196,14 +196,24 @@ pub fn unique_temp_dir(prefix: &str) -> std::path::PathBuf {
 }
 
 /// A config for `appnet up` in tests: every service on a free port and its own mail storage,
-/// so several runs can overlap.
+/// so several runs can overlap. It ends in `[dns.resolver]`, so a test may append keys of it.
 pub fn up_config() -> String {
     let mini_ips = ["127.0.0.2", "127.0.0.3", "127.0.0.4"].map(|ip| ip.parse().expect("an IP"));
     let mail_ips = ["127.0.0.21", "127.0.0.22"].map(|ip| ip.parse().expect("an IP"));
+    // SMTP, IMAP and POP3 on both mail addresses: three different free ports.
+    let mut mail_ports: Vec<u16> = Vec::new();
+    while mail_ports.len() < 3 {
+        let port = free_port_on(&mail_ips);
+        if !mail_ports.contains(&port) {
+            mail_ports.push(port);
+        }
+    }
     format!(
-        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n\n[mail]\nup_port = {}\nup_dir = \"{}\"\n",
-        free_port_on(&mini_ips),
-        free_port_on(&mail_ips),
-        unique_temp_dir("appnet-test-up-mail").display()
+        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[mail]\nup_port = {}\nup_imap_port = {}\nup_pop3_port = {}\nup_dir = \"{}\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
+        mail_ports[0],
+        mail_ports[1],
+        mail_ports[2],
+        unique_temp_dir("appnet-test-up-mail").display(),
+        free_port_on(&mini_ips)
     )
 }

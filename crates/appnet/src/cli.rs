@@ -115,7 +115,8 @@ pub enum HttpCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum MailCommand {
-    /// Serve SMTP for some domains: accept their mail into Maildirs, relay users' mail by MX.
+    /// Serve mail for some domains: SMTP into Maildirs and relaying users' mail by MX, and
+    /// IMAP and POP3 for reading it.
     ///
     /// The quick form (--domain) runs one server from flags; without it, the servers of the
     /// config's [[mail.servers]].
@@ -135,6 +136,18 @@ pub enum MailCommand {
         /// Address to serve SMTP on [default: 127.0.0.1:2525].
         #[arg(long, value_name = "ADDR")]
         smtp: Option<SocketAddr>,
+        /// Serve IMAP (with STARTTLS) on this address.
+        #[arg(long, value_name = "ADDR")]
+        imap: Option<SocketAddr>,
+        /// Serve IMAP over implicit TLS on this address.
+        #[arg(long, value_name = "ADDR")]
+        imaps: Option<SocketAddr>,
+        /// Serve POP3 (with STLS) on this address.
+        #[arg(long, value_name = "ADDR")]
+        pop3: Option<SocketAddr>,
+        /// Serve POP3 over implicit TLS on this address.
+        #[arg(long, value_name = "ADDR")]
+        pop3s: Option<SocketAddr>,
         /// The server's host name [default: mail.<first domain>].
         #[arg(long, value_name = "NAME")]
         hostname: Option<String>,

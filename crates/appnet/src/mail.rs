@@ -16,7 +16,7 @@ use appnet_mail::accounts::hash_password;
 use appnet_mail::client::{Connect, run_session};
 use appnet_mail::config::{MailServerConfig, UserConfig};
 use appnet_mail::message::{Attachment, Composition, Mailbox};
-use appnet_mail::server::MailServer;
+use appnet_mail::server::{Listeners, MailServer};
 use appnet_mail::smtp::{ClientConfig, ClientSession, Outcome, TlsPolicy};
 use tokio::net::TcpListener;
 
@@ -37,13 +37,19 @@ pub async fn run(
             maildir,
             queue,
             smtp,
+            imap,
+            imaps,
+            pop3,
+            pop3s,
             hostname,
             resolver,
             relay_port,
         } => {
             let servers = if domains.is_empty() {
                 if config.mail.servers.is_empty() {
-                    bail!("no mail servers: give --domain (and --user, --maildir), or [[mail.servers]] in the config");
+                    bail!(
+                        "no mail servers: give --domain (and --user, --maildir), or [[mail.servers]] in the config"
+                    );
                 }
                 config.mail.servers.clone()
             } else {
@@ -63,6 +69,7 @@ pub async fn run(
                     .collect::<anyhow::Result<_>>()?;
                 server.domains = domains;
                 server.smtp = smtp.or(server.smtp);
+                (server.imap, server.imaps, server.pop3, server.pop3s) = (imap, imaps, pop3, pop3s);
                 server.resolver = resolver.unwrap_or(server.resolver);
                 server.relay_port = relay_port.unwrap_or(server.relay_port);
                 vec![server]
@@ -95,41 +102,80 @@ fn quick_user(spec: &str, domain: &str) -> anyhow::Result<UserConfig> {
     })
 }
 
-/// Starts one mail server: its queue recovered, SMTP listening, deliveries running.
+/// Starts one mail server: its queue recovered, SMTP (and IMAP, POP3 where configured)
+/// listening, deliveries running. The first row is SMTP's.
 pub async fn start_server(
     server: &MailServerConfig,
     services: &mut Services,
     tracer: &Tracer,
 ) -> anyhow::Result<Vec<ServiceRow>> {
-    let name = format!("smtp {}", server.domains.join(","));
+    let domains = server.domains.join(",");
+    let name = format!("smtp {domains}");
     let tls = tls_config(server)?;
     let mail = MailServer::open(server, Some(tls), tracer.clone())
         .with_context(|| format!("{name}: cannot start"))?;
     if mail.recovered() > 0 {
         println!("{name}: {} queued message(s) recovered", mail.recovered());
     }
-    let Some(listen) = server.smtp else {
+    let Some(smtp) = server.smtp else {
         bail!("{name}: no smtp address to listen on");
     };
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("{name}: cannot listen on {listen}"))?;
-    let address = listener.local_addr()?;
-    services.spawn(name.clone(), mail.run(listener, services.shutdown()));
-    let example_user = server
-        .users
-        .first()
-        .map_or_else(|| format!("postmaster@{}", server.domains[0]), |u| u.address.clone());
-    Ok(vec![ServiceRow {
-        service: name,
-        transport: "tcp",
-        address,
-        try_it: format!(
-            "swaks --server {} --port {} --to {example_user}",
-            address.ip(),
-            address.port()
-        ),
-    }])
+    let user = server.users.first().map_or_else(
+        || format!("postmaster@{}", server.domains[0]),
+        |u| u.address.clone(),
+    );
+    let mut rows = Vec::new();
+    let mut bind = async |service: &str,
+                          address: Option<SocketAddr>,
+                          transport: &'static str,
+                          try_it: &dyn Fn(SocketAddr) -> String|
+           -> anyhow::Result<Option<TcpListener>> {
+        let Some(address) = address else {
+            return Ok(None);
+        };
+        let service = format!("{service} {domains}");
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("{service}: cannot listen on {address}"))?;
+        let address = listener.local_addr()?;
+        rows.push(ServiceRow {
+            service,
+            transport,
+            address,
+            try_it: try_it(address),
+        });
+        Ok(Some(listener))
+    };
+    let smtp = bind("smtp", Some(smtp), "tcp", &|a| {
+        format!("swaks --server {} --port {} --to {user}", a.ip(), a.port())
+    })
+    .await?
+    .context("smtp listener")?;
+    let imap = bind("imap", server.imap, "tcp", &|a| {
+        format!("curl -u {user}:PASSWORD 'imap://{a}/INBOX;UID=1'")
+    })
+    .await?;
+    let imaps = bind("imaps", server.imaps, "tcp+tls", &|a| {
+        format!("curl -k -u {user}:PASSWORD 'imaps://{a}/INBOX;UID=1'")
+    })
+    .await?;
+    let pop3 = bind("pop3", server.pop3, "tcp", &|a| {
+        format!("curl -u {user}:PASSWORD pop3://{a}/1")
+    })
+    .await?;
+    let pop3s = bind("pop3s", server.pop3s, "tcp+tls", &|a| {
+        format!("curl -k -u {user}:PASSWORD pop3s://{a}/1")
+    })
+    .await?;
+    let listeners = Listeners {
+        smtp,
+        imap,
+        imaps,
+        pop3,
+        pop3s,
+    };
+    services.spawn(name, mail.run(listeners, services.shutdown()));
+    Ok(rows)
 }
 
 /// The mini Internet's mail: alice@alpha.example and bob@beta.example, each domain with its own
@@ -148,6 +194,8 @@ pub async fn start_mini_mail(
         let server = MailServerConfig {
             hostname: format!("mail.{domain}"),
             smtp: Some(SocketAddr::new(IpAddr::V4(ip), config.mail.up_port)),
+            imap: Some(SocketAddr::new(IpAddr::V4(ip), config.mail.up_imap_port)),
+            pop3: Some(SocketAddr::new(IpAddr::V4(ip), config.mail.up_pop3_port)),
             maildir: base.join("maildir"),
             queue: base.join(format!("queue-{label}")),
             users: vec![UserConfig {
@@ -161,12 +209,20 @@ pub async fn start_mini_mail(
             ..MailServerConfig::default()
         };
         let mut started = start_server(&server, services, tracer).await?;
+        let peer = if label == "alpha" {
+            "bob@beta.example"
+        } else {
+            "alice@alpha.example"
+        };
         for row in &mut started {
-            row.try_it = format!(
-                "appnet mail send --server {} --from {user}@{label}.example --password {user} --to {} --subject hi --body hello",
-                row.address,
-                if label == "alpha" { "bob@beta.example" } else { "alice@alpha.example" },
-            );
+            row.try_it = if row.service.starts_with("smtp") {
+                format!(
+                    "appnet mail send --server {} --from {user}@{label}.example --password {user} --to {peer} --subject hi --body hello",
+                    row.address
+                )
+            } else {
+                row.try_it.replace("PASSWORD", user)
+            };
         }
         rows.extend(started);
     }
@@ -199,7 +255,11 @@ fn mail_tls_dir() -> PathBuf {
 }
 
 /// Appends an account to the server of its domain in the config file.
-fn adduser(config_path: Option<&Path>, address: &str, password: Option<String>) -> anyhow::Result<ExitCode> {
+fn adduser(
+    config_path: Option<&Path>,
+    address: &str,
+    password: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let Some((_, domain)) = address.rsplit_once('@') else {
         bail!("{address:?} is not an address (user@domain)");
     };
@@ -209,11 +269,14 @@ fn adduser(config_path: Option<&Path>, address: &str, password: Option<String>) 
     };
     let hash = hash_password(&password);
     let Some(path) = config_path else {
-        println!("# No --config file given; add this to a [[mail.servers]] entry serving {domain}:");
+        println!(
+            "# No --config file given; add this to a [[mail.servers]] entry serving {domain}:"
+        );
         println!("[[mail.servers.users]]\naddress = \"{address}\"\npassword = \"{hash}\"");
         return Ok(ExitCode::SUCCESS);
     };
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut doc: toml_edit::DocumentMut = text
         .parse()
         .with_context(|| format!("{} is not valid TOML", path.display()))?;
@@ -228,18 +291,24 @@ fn adduser(config_path: Option<&Path>, address: &str, password: Option<String>) 
             server
                 .get("domains")
                 .and_then(|d| d.as_array())
-                .is_some_and(|d| d.iter().any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(domain))))
+                .is_some_and(|d| {
+                    d.iter()
+                        .any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(domain)))
+                })
         })
         .with_context(|| format!("no [[mail.servers]] in {} serves {domain}", path.display()))?;
     let users = server
         .entry("users")
-        .or_insert(toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+        .or_insert(toml_edit::Item::ArrayOfTables(
+            toml_edit::ArrayOfTables::new(),
+        ))
         .as_array_of_tables_mut()
         .context("mail.servers.users is not an array of tables")?;
-    if users
-        .iter()
-        .any(|user| user.get("address").and_then(|a| a.as_str()).is_some_and(|a| a.eq_ignore_ascii_case(address)))
-    {
+    if users.iter().any(|user| {
+        user.get("address")
+            .and_then(|a| a.as_str())
+            .is_some_and(|a| a.eq_ignore_ascii_case(address))
+    }) {
         bail!("{address} already has an account in {}", path.display());
     }
     let mut user = toml_edit::Table::new();
@@ -327,17 +396,27 @@ enum TlsArg {
 
 async fn send(args: SendArgs, tracer: &Tracer) -> anyhow::Result<ExitCode> {
     let from = mailbox(&args.from)?;
-    let to: Vec<Mailbox> = args.to.iter().map(|a| mailbox(a)).collect::<anyhow::Result<_>>()?;
-    let cc: Vec<Mailbox> = args.cc.iter().map(|a| mailbox(a)).collect::<anyhow::Result<_>>()?;
+    let to: Vec<Mailbox> = args
+        .to
+        .iter()
+        .map(|a| mailbox(a))
+        .collect::<anyhow::Result<_>>()?;
+    let cc: Vec<Mailbox> = args
+        .cc
+        .iter()
+        .map(|a| mailbox(a))
+        .collect::<anyhow::Result<_>>()?;
     let body = match (&args.body, &args.body_file) {
         (Some(body), _) => body.clone(),
-        (None, Some(file)) => std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?,
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?,
         (None, None) => String::new(),
     };
     let mut composition = Composition::new(from.clone(), to.clone(), &args.subject, &body);
     composition.cc = cc.clone();
     for path in &args.attachments {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -363,10 +442,12 @@ async fn send(args: SendArgs, tracer: &Tracer) -> anyhow::Result<ExitCode> {
         None if loopback => TlsPolicy::Opportunistic,
         None => TlsPolicy::Required,
     };
-    let auth = args
-        .password
-        .clone()
-        .map(|password| (args.user.clone().unwrap_or_else(|| from.address.clone()), password));
+    let auth = args.password.clone().map(|password| {
+        (
+            args.user.clone().unwrap_or_else(|| from.address.clone()),
+            password,
+        )
+    });
     let session = ClientSession::new(
         ClientConfig {
             ehlo_name: ehlo_name(&from.address),
@@ -380,7 +461,10 @@ async fn send(args: SendArgs, tracer: &Tracer) -> anyhow::Result<ExitCode> {
         false,
         false,
     );
-    let server_name = args.server_name.clone().unwrap_or_else(|| args.server.ip().to_string());
+    let server_name = args
+        .server_name
+        .clone()
+        .unwrap_or_else(|| args.server.ip().to_string());
     let connect = Connect {
         address: args.server,
         source: None,
@@ -401,7 +485,11 @@ async fn send(args: SendArgs, tracer: &Tracer) -> anyhow::Result<ExitCode> {
         ok &= matches!(outcome, Outcome::Accepted(_));
         println!("{rcpt}: {verdict}: {}", outcome.reply());
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn mailbox(text: &str) -> anyhow::Result<Mailbox> {
@@ -410,14 +498,17 @@ fn mailbox(text: &str) -> anyhow::Result<Mailbox> {
 
 /// EHLO names our host by its domain in the sender's address (a user agent has no better name).
 fn ehlo_name(from: &str) -> String {
-    from.rsplit_once('@').map_or("localhost", |(_, d)| d).to_string()
+    from.rsplit_once('@')
+        .map_or("localhost", |(_, d)| d)
+        .to_string()
 }
 
 /// Trusts the given CA, or appnet's own local CA for mail.
 fn client_tls(cacert: Option<&Path>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let ca_pem = match cacert {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
         None => own_mail_certificate("localhost")?.ca_pem().to_string(),
     };
-    Ok(appnet_core::tls::client_config_trusting(&ca_pem).context("the CA certificate")?)
+    appnet_core::tls::client_config_trusting(&ca_pem).context("the CA certificate")
 }

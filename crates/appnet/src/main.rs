@@ -100,6 +100,7 @@ fn init_logging() {
         .unwrap_or_else(|_| "warn,appnet_mail::delivery=info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }

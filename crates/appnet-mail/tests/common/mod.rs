@@ -21,7 +21,7 @@ use appnet_dns::server::{self, Authority, ZoneSource};
 use appnet_dns::wire::Name;
 use appnet_mail::accounts::hash_password;
 use appnet_mail::config::{MailServerConfig, UserConfig};
-use appnet_mail::server::MailServer;
+use appnet_mail::server::{Listeners, MailServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Every account in the tests has this password.
@@ -101,7 +101,7 @@ impl Lab {
         let server = MailServer::open(&config, tls, Tracer::off()).expect("open the mail server");
         let shutdown = self.shutdown.clone();
         self.runtime.spawn(async move {
-            if let Err(err) = server.run(listener, shutdown).await {
+            if let Err(err) = server.run(Listeners::smtp(listener), shutdown).await {
                 eprintln!("mail server on {addr} stopped: {err}");
             }
         });

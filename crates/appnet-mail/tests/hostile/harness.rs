@@ -12,7 +12,7 @@ use appnet_core::lifecycle::Shutdown;
 use appnet_core::trace::Tracer;
 use appnet_mail::accounts::hash_password;
 use appnet_mail::config::{MailServerConfig, UserConfig};
-use appnet_mail::server::MailServer;
+use appnet_mail::server::{Listeners, MailServer};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -102,7 +102,7 @@ impl TestServer {
             .expect("bind a loopback port");
         let addr = listener.local_addr().expect("the listener's address");
         let shutdown = Shutdown::new();
-        let task = tokio::spawn(server.run(listener, shutdown.clone()));
+        let task = tokio::spawn(server.run(Listeners::smtp(listener), shutdown.clone()));
         TestServer {
             addr,
             config,
