@@ -135,27 +135,33 @@ pub async fn send_file(stream: &TcpStream, file: &File, offset: u64, len: u64) -
     while left > 0 {
         stream.writable().await?;
         let chunk = usize::try_from(left.min(1 << 30)).unwrap_or(1 << 30);
-        let sent = stream.try_io(Interest::WRITABLE, || {
+        let mut sent = None;
+        // A short send means the socket buffer is full: clear the readiness at once (as
+        // `receive` does for reads) instead of asking again only to hear `EAGAIN`.
+        let outcome = stream.try_io(Interest::WRITABLE, || {
             // SAFETY: both descriptors are open for the duration of the call, and `offset` is a
             // valid pointer the kernel updates.
-            let sent =
+            let n =
                 unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut offset, chunk) };
-            if sent < 0 {
-                Err(io::Error::last_os_error())
+            let n = u64::try_from(n).map_err(|_| io::Error::last_os_error())?;
+            sent = Some(n);
+            if n > 0 && n < chunk as u64 {
+                Err(io::ErrorKind::WouldBlock.into())
             } else {
-                Ok(sent as u64)
+                Ok(())
             }
         });
-        match sent {
-            Ok(0) => {
+        match (sent, outcome) {
+            (Some(0), _) => {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the file is shorter than it was",
                 ));
             }
-            Ok(sent) => left -= sent.min(left),
-            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-            Err(err) => return Err(err),
+            (Some(n), _) => left -= n.min(left),
+            (None, Err(err)) if err.kind() == io::ErrorKind::WouldBlock => {}
+            (None, Err(err)) => return Err(err),
+            (None, Ok(())) => {}
         }
     }
     Ok(())
