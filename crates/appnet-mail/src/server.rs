@@ -182,15 +182,20 @@ impl MailServer {
         }
         let max = context.config.max_connections;
         let smtp = listeners.smtp;
+        let queue = context.queue.clone();
         let served = accept_connections(smtp, max, shutdown, "smtp", move |stream, peer| {
             let context = context.clone();
             async move { serve_connection(context, stream, peer).await }
         })
         .await;
         deliveries.abort();
+        let _ = deliveries.await;
         while let Some(ended) = access.join_next().await {
             ended.map_err(io::Error::other)??;
         }
+        // Connections still finishing may hold the queue; close it for them, so that the
+        // directory is free for the next server as soon as this one returns.
+        queue.close().await;
         served
     }
 }

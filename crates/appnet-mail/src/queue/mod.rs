@@ -23,9 +23,13 @@ pub use self::record::QueuedMessage;
 const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
 
 /// A request to the journal thread.
-struct Request {
-    entry: Entry,
-    reply: oneshot::Sender<io::Result<Option<Pending>>>,
+enum Request {
+    Write {
+        entry: Entry,
+        reply: oneshot::Sender<io::Result<Option<Pending>>>,
+    },
+    /// Close the journal (releasing its directory lock) and stop; answered once closed.
+    Close(oneshot::Sender<()>),
 }
 
 /// A handle to the queue; clones share the one journal thread, which stops when the last
@@ -80,10 +84,19 @@ impl Queue {
         .map(drop)
     }
 
+    /// Closes the journal for every handle, releasing its directory to the next server; later
+    /// requests fail. Returns once it is closed.
+    pub async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.requests.send(Request::Close(done)).is_ok() {
+            let _ = closed.await;
+        }
+    }
+
     async fn request(&self, entry: Entry) -> io::Result<Option<Pending>> {
         let (reply, answer) = oneshot::channel();
         self.requests
-            .send(Request { entry, reply })
+            .send(Request::Write { entry, reply })
             .map_err(|_| io::Error::other("the mail queue has stopped"))?;
         answer
             .await
@@ -91,29 +104,63 @@ impl Queue {
     }
 }
 
-/// The journal thread: group commits until every handle is gone.
+/// The journal thread: group commits until every handle is gone or one asks it to close.
 fn run_journal(mut journal: Journal, inbox: mpsc::Receiver<Request>) {
     while let Ok(first) = inbox.recv() {
-        let mut batch = vec![first];
-        let mut bytes = entry_bytes(&batch[0].entry);
-        while bytes < MAX_BATCH_BYTES {
-            let Ok(next) = inbox.try_recv() else { break };
-            bytes += entry_bytes(&next.entry);
-            batch.push(next);
+        let (batch, close) = gather(first, &inbox);
+        commit(&mut journal, batch);
+        if let Some(done) = close {
+            drop(journal);
+            let _ = done.send(());
+            return;
         }
-        let (entries, replies): (Vec<Entry>, Vec<_>) =
-            batch.into_iter().map(|r| (r.entry, r.reply)).unzip();
-        match journal.commit(entries) {
-            Ok(placed) => {
-                for (reply, pending) in replies.into_iter().zip(placed) {
-                    let _ = reply.send(Ok(pending));
-                }
+    }
+}
+
+type Write = (Entry, oneshot::Sender<io::Result<Option<Pending>>>);
+
+/// `first` and every request already waiting behind it, up to a batch's worth of bytes or a
+/// request to close.
+fn gather(
+    first: Request,
+    inbox: &mpsc::Receiver<Request>,
+) -> (Vec<Write>, Option<oneshot::Sender<()>>) {
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    let mut next = Some(first);
+    while let Some(request) = next {
+        match request {
+            Request::Write { entry, reply } => {
+                bytes += entry_bytes(&entry);
+                batch.push((entry, reply));
             }
-            Err(err) => {
-                tracing::error!("mail queue: cannot write the journal: {err}");
-                for reply in replies {
-                    let _ = reply.send(Err(io::Error::new(err.kind(), err.to_string())));
-                }
+            Request::Close(done) => return (batch, Some(done)),
+        }
+        next = if bytes < MAX_BATCH_BYTES {
+            inbox.try_recv().ok()
+        } else {
+            None
+        };
+    }
+    (batch, None)
+}
+
+/// One write and one flush for the whole batch, then every writer hears how it went.
+fn commit(journal: &mut Journal, batch: Vec<Write>) {
+    if batch.is_empty() {
+        return;
+    }
+    let (entries, replies): (Vec<Entry>, Vec<_>) = batch.into_iter().unzip();
+    match journal.commit(entries) {
+        Ok(placed) => {
+            for (reply, pending) in replies.into_iter().zip(placed) {
+                let _ = reply.send(Ok(pending));
+            }
+        }
+        Err(err) => {
+            tracing::error!("mail queue: cannot write the journal: {err}");
+            for reply in replies {
+                let _ = reply.send(Err(io::Error::new(err.kind(), err.to_string())));
             }
         }
     }
@@ -163,9 +210,9 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), 200);
         queue.done(ids[0], "r0@y").await.unwrap();
-        drop(queue);
-        // The journal thread has stopped when its channel closed; reopen and recover.
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Closing releases the directory at once: a new queue may open it and recover.
+        queue.close().await;
+        assert!(queue.done(ids[1], "r1@y").await.is_err());
         let (_queue, recovered) = Queue::open(dir.path()).unwrap();
         assert_eq!(recovered.len(), 199);
     }

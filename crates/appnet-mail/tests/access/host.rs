@@ -112,18 +112,9 @@ impl Host {
             pop3s: addr(&pop3s),
         };
         let tls = self.tls.server_config().expect("a rustls server config");
-        // After a stop, the queue's lock goes with the last task holding the queue, which may
-        // end a moment after `run` returned (its delivery task is aborted, not awaited).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let server = loop {
-            match MailServer::open(&self.config, Some(tls.clone()), Tracer::off()) {
-                Ok(server) => break server,
-                Err(err) if err.to_string().contains("in use") && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                Err(err) => panic!("open the mail server: {err}"),
-            }
-        };
+        // `run` closes its queue before it returns, so a restart opens it at once.
+        let server = MailServer::open(&self.config, Some(tls), Tracer::off())
+            .unwrap_or_else(|err| panic!("open the mail server: {err}"));
         let listeners = Listeners {
             smtp,
             imap: Some(imap),
