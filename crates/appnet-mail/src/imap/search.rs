@@ -4,10 +4,11 @@
 //! encoded-words decoded, and text parts with their transfer encoding and charset undone, so a
 //! UTF-8 search string finds a Korean subject however it was encoded (as Dovecot does).
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::message::{Message, encoded_word};
-use crate::store::Flags;
+use crate::store::{Content as StoredContent, Flags};
 
 use super::command::SearchKey;
 use super::date::{day_of, day_of_header};
@@ -25,31 +26,27 @@ pub struct Candidate<'a> {
     pub largest_uid: u32,
 }
 
-/// The message content, read and parsed on first need.
-pub struct Content<F: FnMut() -> Option<Vec<u8>>> {
+/// The message content, loaded (from the store's cache, or read and parsed) on first need.
+pub struct Content<F: FnMut() -> Option<Arc<StoredContent>>> {
     load: F,
-    message: Option<Option<Message>>,
+    loaded: Option<Option<Arc<StoredContent>>>,
 }
 
-impl<F: FnMut() -> Option<Vec<u8>>> Content<F> {
+impl<F: FnMut() -> Option<Arc<StoredContent>>> Content<F> {
     pub fn new(load: F) -> Self {
-        Self {
-            load,
-            message: None,
-        }
+        Self { load, loaded: None }
     }
 
     fn get(&mut self) -> Option<&Message> {
-        if self.message.is_none() {
-            let parsed = (self.load)().and_then(|bytes| Message::from_vec(bytes).ok());
-            self.message = Some(parsed);
+        if self.loaded.is_none() {
+            self.loaded = Some((self.load)());
         }
-        self.message.as_ref().and_then(Option::as_ref)
+        self.loaded.as_ref()?.as_ref()?.message()
     }
 }
 
 /// Whether the candidate matches `key`.
-pub fn matches<F: FnMut() -> Option<Vec<u8>>>(
+pub fn matches<F: FnMut() -> Option<Arc<StoredContent>>>(
     key: &SearchKey,
     c: &Candidate<'_>,
     content: &mut Content<F>,
@@ -89,7 +86,7 @@ pub fn matches<F: FnMut() -> Option<Vec<u8>>>(
     }
 }
 
-fn sent_day<F: FnMut() -> Option<Vec<u8>>>(content: &mut Content<F>) -> Option<i64> {
+fn sent_day<F: FnMut() -> Option<Arc<StoredContent>>>(content: &mut Content<F>) -> Option<i64> {
     content.get()?.date().and_then(day_of_header)
 }
 
@@ -130,7 +127,8 @@ Content-Transfer-Encoding: base64\r\n\r\n7JWI64WV7ZWY7IS47JqUIFdvcmxk\r\n";
             largest_seq: 3,
             largest_uid: 9,
         };
-        let mut content = Content::new(|| Some(raw.as_bytes().to_vec()));
+        let mut content =
+            Content::new(|| Some(Arc::new(StoredContent::new(raw.as_bytes().to_vec()))));
         let yes = |key: SearchKey, content: &mut Content<_>| matches(&key, &c, content);
         assert!(yes(
             SearchKey::Header("subject".into(), "제목".into()),

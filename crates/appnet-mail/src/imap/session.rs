@@ -1250,7 +1250,7 @@ impl ImapSession {
                 largest_uid,
             };
             let mailbox = &selected.mailbox;
-            let mut content = Content::new(|| mailbox.read(entry.uid).ok());
+            let mut content = Content::new(|| mailbox.content(entry.uid).ok());
             if matches(key, &candidate, &mut content) {
                 found.push(if uid { entry.uid } else { i as u32 + 1 });
             }
@@ -1300,9 +1300,9 @@ impl ImapSession {
                 missing = true;
                 continue;
             };
-            let raw = if needs_content {
-                match selected.mailbox.read(entry_uid) {
-                    Ok(raw) => Some(raw),
+            let content = if needs_content {
+                match selected.mailbox.content(entry_uid) {
+                    Ok(content) => Some(content),
                     Err(err) if err.kind() == io::ErrorKind::NotFound => {
                         missing = true;
                         continue;
@@ -1312,7 +1312,8 @@ impl ImapSession {
             } else {
                 None
             };
-            let message = raw.as_ref().and_then(|raw| Message::parse(raw).ok());
+            let raw = content.as_ref().map(|content| content.bytes());
+            let message = content.as_ref().and_then(|content| content.message());
             let mut flags_changed = false;
             if marks_seen && !selected.view[i].flags.seen {
                 let mut flags = info.flags.clone();
@@ -1344,14 +1345,7 @@ impl ImapSession {
             for item in items {
                 sep(&mut out);
                 write_item(
-                    &mut out,
-                    item,
-                    entry_uid,
-                    flags,
-                    recent,
-                    &info,
-                    raw.as_deref(),
-                    message.as_ref(),
+                    &mut out, item, entry_uid, flags, recent, &info, raw, message,
                 );
             }
             if flags_changed && !items.contains(&FetchAttr::Flags) {

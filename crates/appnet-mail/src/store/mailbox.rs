@@ -53,6 +53,55 @@ pub struct Mailbox {
     uidnext: u32,
     messages: Vec<MessageInfo>,
     keywords: Vec<String>,
+    /// The folder's modification times at the last sync: while they stay the same, a sync
+    /// has nothing to read.
+    stamps: Option<Stamps>,
+    /// The UID list as last read, and the modification time it had then.
+    uidlist: Option<(Stamp, UidList)>,
+    /// Where each message is in `messages`, by base name.
+    index: HashMap<String, usize>,
+}
+
+/// A file's modification time and length.
+type Stamp = (SystemTime, u64);
+
+/// What tells a sync whether anything changed: `cur/` and `new/` change with every delivery,
+/// flag change (a rename) and expunge; the UID list with every new UID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamps {
+    cur: Stamp,
+    new: Stamp,
+    uidlist: Stamp,
+}
+
+impl Stamps {
+    fn read(dir: &Path) -> io::Result<Stamps> {
+        Ok(Stamps {
+            cur: stamp(&dir.join("cur"))?,
+            new: stamp(&dir.join("new"))?,
+            uidlist: stamp(&dir.join(UIDLIST)).unwrap_or((UNIX_EPOCH, 0)),
+        })
+    }
+
+    /// File systems keep times in clock ticks: two changes within one tick leave the same
+    /// time. Stamps are trusted only once every one of them is a second old.
+    fn settled(&self) -> bool {
+        [self.cur, self.new, self.uidlist]
+            .iter()
+            .all(|(time, _)| settled(*time))
+    }
+}
+
+/// Whether a modification time is old enough (a second) that a later change must differ.
+fn settled(time: SystemTime) -> bool {
+    SystemTime::now()
+        .checked_sub(std::time::Duration::from_secs(1))
+        .is_some_and(|limit| time < limit)
+}
+
+fn stamp(path: &Path) -> io::Result<Stamp> {
+    let meta = fs::metadata(path)?;
+    Ok((meta.modified().unwrap_or(UNIX_EPOCH), meta.len()))
 }
 
 /// What a sync found.
@@ -72,9 +121,14 @@ impl Mailbox {
             dir: dir.to_path_buf(),
             uidvalidity: 0,
             uidnext: 1,
-            messages: Vec::new(),
+            // What another session last saw spares this one a `stat` per message.
+            messages: snapshot_of(dir),
             keywords: Vec::new(),
+            stamps: None,
+            uidlist: None,
+            index: HashMap::new(),
         };
+        mailbox.rebuild_index();
         mailbox.sync()?;
         Ok(mailbox)
     }
@@ -111,8 +165,12 @@ impl Mailbox {
     /// Rereads the folder: takes new mail from `new/`, gives it UIDs, and notices what other
     /// sessions changed or removed.
     pub fn sync(&mut self) -> io::Result<Synced> {
+        let before = Stamps::read(&self.dir)?;
+        if self.stamps == Some(before) && before.settled() {
+            return Ok(Synced::default());
+        }
         let _lock = self.lock()?;
-        let mut list = UidList::read(&self.dir)?;
+        let mut list = self.read_uidlist()?;
         self.keywords = read_keywords(&self.dir)?;
         let mut synced = Synced::default();
         let mut arrivals = Vec::new();
@@ -131,74 +189,116 @@ impl Mailbox {
                 Err(err) => return Err(err),
             }
         }
-        let previous: HashMap<String, MessageInfo> = self
-            .messages
-            .drain(..)
-            .map(|m| (m.file_name.clone(), m))
-            .collect();
-        let mut found: Vec<(String, String)> = Vec::new();
+        // Known messages are matched by base name: a rename is a flag change, read from the
+        // new name; only messages new to this session cost a `stat`.
+        let mut seen = vec![false; self.messages.len()];
+        let mut fresh: Vec<(String, String)> = Vec::new();
+        let keywords = &self.keywords;
         for entry in fs::read_dir(self.dir.join("cur"))? {
             let name = entry?.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') {
-                found.push((base_of(&name).to_string(), name));
+            if name.starts_with('.') {
+                continue;
+            }
+            let base = base_of(&name);
+            match self.index.get(base) {
+                Some(&at) if self.messages[at].uid == list.uids.get(base).copied().unwrap_or(0) => {
+                    seen[at] = true;
+                    let known = &mut self.messages[at];
+                    if known.file_name != name {
+                        known.flags =
+                            Flags::from_maildir_info(info_of(&name), |c| keyword_at(keywords, c));
+                        known.file_name = name;
+                    }
+                }
+                _ => fresh.push((base.to_string(), name)),
             }
         }
         // Messages without a UID get the next ones in the order they arrived.
-        let mut unnumbered: Vec<(SystemTime, String)> = Vec::new();
-        for (base, name) in &found {
-            if !list.uids.contains_key(base) {
-                let date = modified(&self.dir.join("cur").join(name));
-                unnumbered.push((date, base.clone()));
-            }
-        }
+        let mut unnumbered: Vec<(SystemTime, &String)> = fresh
+            .iter()
+            .filter(|(base, _)| !list.uids.contains_key(base))
+            .map(|(base, name)| (modified(&self.dir.join("cur").join(name)), base))
+            .collect();
         unnumbered.sort();
-        let added = !unnumbered.is_empty();
-        for (_, base) in unnumbered {
+        for (_, base) in &unnumbered {
             let uid = list.next;
             list.next += 1;
-            list.uids.insert(base.clone(), uid);
-            if arrivals.contains(&base) {
+            list.uids.insert((*base).clone(), uid);
+            if arrivals.contains(*base) {
                 synced.recent.push(uid);
             }
         }
-        let present: std::collections::HashSet<&String> = found.iter().map(|(b, _)| b).collect();
-        let vanished = list.uids.keys().any(|base| !present.contains(base));
-        if vanished {
-            list.uids.retain(|base, _| present.contains(base));
+        let vanished = seen.iter().any(|seen| !seen);
+        let present = seen.iter().filter(|seen| **seen).count() + fresh.len();
+        if vanished || list.uids.len() != present {
+            let mut keep: std::collections::HashSet<&str> =
+                fresh.iter().map(|(base, _)| base.as_str()).collect();
+            keep.extend(
+                self.messages
+                    .iter()
+                    .zip(&seen)
+                    .filter(|(_, seen)| **seen)
+                    .map(|(m, _)| m.base.as_str()),
+            );
+            list.uids.retain(|base, _| keep.contains(base.as_str()));
             list.rewrite(&self.dir)?;
-        } else if added || list.fresh {
+        } else if !unnumbered.is_empty() || list.fresh {
             list.rewrite(&self.dir)?;
         }
-        let keyword_of = |letter: char| keyword_at(&self.keywords, letter);
-        let mut messages = Vec::with_capacity(found.len());
-        for (base, name) in found {
-            let Some(&uid) = list.uids.get(&base) else {
-                continue;
-            };
-            let info = match previous.get(&name) {
-                Some(known) if known.uid == uid => known.clone(),
-                _ => {
-                    let path = self.dir.join("cur").join(&name);
-                    let Ok(meta) = fs::metadata(&path) else {
-                        continue;
-                    };
-                    MessageInfo {
-                        uid,
-                        flags: Flags::from_maildir_info(info_of(&name), keyword_of),
-                        internal_date: meta.modified().unwrap_or(UNIX_EPOCH),
-                        size: meta.len(),
-                        base,
-                        file_name: name,
-                    }
-                }
-            };
-            messages.push(info);
+        if vanished || !fresh.is_empty() {
+            let mut kept = seen.iter();
+            self.messages.retain(|_| kept.next().copied().unwrap_or(false));
+            for (base, name) in fresh {
+                let Some(&uid) = list.uids.get(&base) else {
+                    continue;
+                };
+                let Ok(meta) = fs::metadata(self.dir.join("cur").join(&name)) else {
+                    continue;
+                };
+                self.messages.push(MessageInfo {
+                    uid,
+                    flags: Flags::from_maildir_info(info_of(&name), |c| {
+                        keyword_at(&self.keywords, c)
+                    }),
+                    internal_date: meta.modified().unwrap_or(UNIX_EPOCH),
+                    size: meta.len(),
+                    base,
+                    file_name: name,
+                });
+            }
+            self.messages.sort_by_key(|m| m.uid);
+            self.rebuild_index();
+            publish_snapshot(&self.dir, &self.messages);
         }
-        messages.sort_by_key(|m| m.uid);
-        self.messages = messages;
         self.uidvalidity = list.validity;
         self.uidnext = list.next;
+        self.remember_uidlist(list);
+        // The stamps from before the reading: anything that changed since makes them differ.
+        self.stamps = Some(before);
         Ok(synced)
+    }
+
+    /// Where each base name is in `messages`.
+    fn rebuild_index(&mut self) {
+        self.index = self
+            .messages
+            .iter()
+            .enumerate()
+            .map(|(at, m)| (m.base.clone(), at))
+            .collect();
+    }
+
+    /// The UID list, from memory when the file has not changed since it was read.
+    fn read_uidlist(&mut self) -> io::Result<UidList> {
+        let now = stamp(&self.dir.join(UIDLIST)).ok();
+        match (now, self.uidlist.take()) {
+            (Some(now), Some((known, list))) if now == known && settled(now.0) => Ok(list),
+            _ => UidList::read(&self.dir),
+        }
+    }
+
+    fn remember_uidlist(&mut self, list: UidList) {
+        self.uidlist = stamp(&self.dir.join(UIDLIST)).ok().map(|now| (now, list));
     }
 
     /// The message's bytes; `NotFound` if another session expunged it meanwhile.
@@ -212,6 +312,13 @@ impl Mailbox {
             }
             other => other,
         }
+    }
+
+    /// The message's bytes and MIME tree, from the process-wide cache when another session
+    /// (or an earlier command) already read it.
+    pub fn content(&self, uid: u32) -> io::Result<std::sync::Arc<super::Content>> {
+        let info = self.get(uid).ok_or(io::ErrorKind::NotFound)?;
+        super::content::get_or_load(self.dir.join(&info.base), || self.read(uid))
     }
 
     /// Replaces the flags of `uid` (renaming its file, as Maildir stores flags in the name).
@@ -288,6 +395,7 @@ impl Mailbox {
         };
         let at = self.messages.partition_point(|m| m.uid < uid);
         self.messages.insert(at, info);
+        self.rebuild_index();
         Ok(uid)
     }
 
@@ -304,6 +412,7 @@ impl Mailbox {
             }
         }
         self.messages.retain(|m| !uids.contains(&m.uid));
+        self.rebuild_index();
         let mut list = UidList::read(&self.dir)?;
         let bases: std::collections::HashSet<&str> =
             self.messages.iter().map(|m| m.base.as_str()).collect();
@@ -381,6 +490,7 @@ impl Mailbox {
 }
 
 /// The UID list file.
+#[derive(Debug, Clone)]
 struct UidList {
     validity: u32,
     next: u32,
@@ -455,6 +565,30 @@ impl UidList {
         }
         self.fresh = false;
         write_replacing(&dir.join(UIDLIST), text.as_bytes())
+    }
+}
+
+/// The messages of each mailbox as a session last synced them, so that a new session (a
+/// SELECT) starts from them instead of a `stat` of every file.
+fn snapshots() -> &'static std::sync::Mutex<HashMap<PathBuf, std::sync::Arc<Vec<MessageInfo>>>> {
+    static SNAPSHOTS: std::sync::OnceLock<
+        std::sync::Mutex<HashMap<PathBuf, std::sync::Arc<Vec<MessageInfo>>>>,
+    > = std::sync::OnceLock::new();
+    SNAPSHOTS.get_or_init(Default::default)
+}
+
+fn snapshot_of(dir: &Path) -> Vec<MessageInfo> {
+    snapshots()
+        .lock()
+        .ok()
+        .and_then(|map| map.get(dir).cloned())
+        .map(|messages| messages.as_ref().clone())
+        .unwrap_or_default()
+}
+
+fn publish_snapshot(dir: &Path, messages: &[MessageInfo]) {
+    if let Ok(mut map) = snapshots().lock() {
+        map.insert(dir.to_path_buf(), std::sync::Arc::new(messages.to_vec()));
     }
 }
 
@@ -570,6 +704,25 @@ mod tests {
                 .next()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_settled_mailbox_still_notices_the_next_delivery() {
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = Maildir::create(dir.path()).unwrap();
+        maildir.deliver(b"Subject: one\r\n\r\n1\r\n").unwrap();
+        let mut mailbox = Mailbox::open(dir.path()).unwrap();
+        mailbox.sync().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        // Settled: this sync reads nothing.
+        assert_eq!(mailbox.sync().unwrap(), Synced::default());
+        maildir.deliver(b"Subject: two\r\n\r\n2\r\n").unwrap();
+        assert_eq!(mailbox.sync().unwrap().recent, vec![2]);
+        // Another session's flag change renames a file: seen too.
+        let mut other = Mailbox::open(dir.path()).unwrap();
+        other.set_flags(1, &seen()).unwrap();
+        mailbox.sync().unwrap();
+        assert!(mailbox.get(1).unwrap().flags.seen);
     }
 
     #[test]

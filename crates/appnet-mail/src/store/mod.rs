@@ -6,6 +6,7 @@
 //! APPEND or EXPUNGE) through [`watch`]: every change to a folder wakes its watchers, which
 //! then sync. Changes made by other programs are seen at the next sync.
 
+pub mod content;
 pub mod flags;
 pub mod mailbox;
 
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::Notify;
 
+pub use self::content::Content;
 pub use self::flags::{Flag, Flags};
 pub use self::mailbox::{Mailbox, MessageInfo, Synced};
 
