@@ -899,7 +899,20 @@ impl ImapSession {
         }
         let mut lines = Vec::new();
         let candidates: Vec<(String, bool)> = if subscribed_only {
-            subscribed.iter().map(|n| (n.clone(), true)).collect()
+            // RFC 3501 §6.3.9: where `%` stops at a level above a subscribed name, that level
+            // is listed, `\Noselect` unless it is subscribed itself.
+            let mut found: BTreeMap<String, bool> =
+                subscribed.iter().map(|n| (n.clone(), true)).collect();
+            for name in &subscribed {
+                let mut parent = name.as_str();
+                while let Some((up, _)) = parent.rsplit_once(DELIMITER) {
+                    if list_matches(&full, up) && !list_matches(&full, name) {
+                        found.entry(up.to_string()).or_insert(false);
+                    }
+                    parent = up;
+                }
+            }
+            found.into_iter().collect()
         } else {
             // INBOX first, as clients expect.
             let mut v: Vec<(String, bool)> = all

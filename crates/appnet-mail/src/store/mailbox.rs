@@ -19,6 +19,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::flags::Flags;
@@ -60,7 +61,49 @@ pub struct Mailbox {
     uidlist: Option<(Stamp, UidList)>,
     /// Where each message is in `messages`, by base name.
     index: HashMap<String, usize>,
+    /// What every session of this process has changed in this folder, and how far this
+    /// session has caught up with it.
+    shared: Arc<Mutex<Shared>>,
+    generation: u64,
+    /// When this session last read the folder itself.
+    last_read: std::time::Instant,
 }
+
+/// The longest a session goes on the log alone. A program outside this process that changes
+/// a file within the same clock tick as a logged change leaves the stamps as logged; reading
+/// the folder at least this often bounds how long such a change goes unseen.
+const MAX_LOG_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// One in-process change to a folder, as the sessions that did not make it apply it.
+#[derive(Debug, Clone)]
+enum Change {
+    /// A flag change: the message's file has this new name.
+    Renamed {
+        base: String,
+        file_name: String,
+    },
+    Added(MessageInfo),
+    Removed {
+        base: String,
+    },
+}
+
+/// The changes this process made to one folder since the last full read by any session, and
+/// the folder's stamps after the latest: while the stamps on disk are those, nothing outside
+/// this process has changed `cur/` or the UID list, and a session can catch up from the log
+/// instead of reading the directory. Every change is made under the folder's lock, so the log
+/// and the stamps agree.
+#[derive(Debug, Default)]
+struct Shared {
+    generation: u64,
+    /// The generation the log starts after; a session behind it reads the folder.
+    base: u64,
+    log: Vec<(u64, Change)>,
+    stamps: Option<(Stamp, Stamp)>,
+}
+
+/// Log entries kept at most; a session further behind reads the folder.
+const MAX_LOG: usize = 4096;
 
 /// A file's modification time and length.
 type Stamp = (SystemTime, u64);
@@ -99,6 +142,21 @@ fn settled(time: SystemTime) -> bool {
         .is_some_and(|limit| time < limit)
 }
 
+fn uidlist_stamp(dir: &Path) -> Stamp {
+    stamp(&dir.join(UIDLIST)).unwrap_or((UNIX_EPOCH, 0))
+}
+
+/// The change log every session of this process shares for the folder at `dir`.
+fn shared_of(dir: &Path) -> Arc<Mutex<Shared>> {
+    static LOGS: std::sync::OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<Shared>>>>> =
+        std::sync::OnceLock::new();
+    let mut logs = match LOGS.get_or_init(Mutex::default).lock() {
+        Ok(logs) => logs,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    logs.entry(dir.to_path_buf()).or_default().clone()
+}
+
 fn stamp(path: &Path) -> io::Result<Stamp> {
     let meta = fs::metadata(path)?;
     Ok((meta.modified().unwrap_or(UNIX_EPOCH), meta.len()))
@@ -127,6 +185,9 @@ impl Mailbox {
             stamps: None,
             uidlist: None,
             index: HashMap::new(),
+            shared: shared_of(dir),
+            generation: 0,
+            last_read: std::time::Instant::now(),
         };
         mailbox.rebuild_index();
         mailbox.sync()?;
@@ -170,6 +231,9 @@ impl Mailbox {
             return Ok(Synced::default());
         }
         let _lock = self.lock()?;
+        if self.catch_up()? {
+            return Ok(Synced::default());
+        }
         let mut list = self.read_uidlist()?;
         self.keywords = read_keywords(&self.dir)?;
         let mut synced = Synced::default();
@@ -247,7 +311,8 @@ impl Mailbox {
         }
         if vanished || !fresh.is_empty() {
             let mut kept = seen.iter();
-            self.messages.retain(|_| kept.next().copied().unwrap_or(false));
+            self.messages
+                .retain(|_| kept.next().copied().unwrap_or(false));
             for (base, name) in fresh {
                 let Some(&uid) = list.uids.get(&base) else {
                     continue;
@@ -275,7 +340,118 @@ impl Mailbox {
         self.remember_uidlist(list);
         // The stamps from before the reading: anything that changed since makes them differ.
         self.stamps = Some(before);
+        self.restart_log()?;
         Ok(synced)
+    }
+
+    /// Catches up with the changes other sessions of this process logged, if nothing else
+    /// changed the folder: no new mail in `new/`, and `cur/` and the UID list as the last
+    /// logged change left them. Called under the lock.
+    fn catch_up(&mut self) -> io::Result<bool> {
+        let shared = self.shared.clone();
+        let shared = shared
+            .lock()
+            .map_err(|_| io::Error::other("a poisoned mailbox log"))?;
+        let Some(logged) = shared.stamps else {
+            return Ok(false);
+        };
+        if self.generation < shared.base
+            || self.last_read.elapsed() > MAX_LOG_AGE
+            || (stamp(&self.dir.join("cur"))?, uidlist_stamp(&self.dir)) != logged
+            || fs::read_dir(self.dir.join("new"))?.next().is_some()
+        {
+            return Ok(false);
+        }
+        let start = shared
+            .log
+            .partition_point(|(generation, _)| *generation <= self.generation);
+        let mut reindex = false;
+        for (_, change) in &shared.log[start..] {
+            reindex |= self.apply(change);
+        }
+        if reindex {
+            self.messages.sort_by_key(|m| m.uid);
+            self.rebuild_index();
+        }
+        self.generation = shared.generation;
+        Ok(true)
+    }
+
+    /// Applies another session's change; whether messages came or went.
+    fn apply(&mut self, change: &Change) -> bool {
+        match change {
+            Change::Renamed { base, file_name } => {
+                if let Some(&at) = self.index.get(base) {
+                    // A keyword another session named first: learn its letter.
+                    let letters = info_of(file_name).chars().filter(char::is_ascii_lowercase);
+                    if letters
+                        .clone()
+                        .any(|c| keyword_at(&self.keywords, c).is_none())
+                    {
+                        self.keywords = read_keywords(&self.dir).unwrap_or_default();
+                    }
+                    let keywords = &self.keywords;
+                    let known = &mut self.messages[at];
+                    known.flags =
+                        Flags::from_maildir_info(info_of(file_name), |c| keyword_at(keywords, c));
+                    known.file_name = file_name.clone();
+                }
+                false
+            }
+            Change::Added(info) => {
+                if self.index.contains_key(&info.base) {
+                    return false;
+                }
+                self.uidnext = self.uidnext.max(info.uid + 1);
+                self.messages.push(info.clone());
+                true
+            }
+            Change::Removed { base } => {
+                let before = self.messages.len();
+                self.messages.retain(|m| m.base != *base);
+                self.messages.len() != before
+            }
+        }
+    }
+
+    /// After a full read (under the lock): the log starts over from what is on disk now.
+    fn restart_log(&mut self) -> io::Result<()> {
+        self.last_read = std::time::Instant::now();
+        let stamps = (stamp(&self.dir.join("cur"))?, uidlist_stamp(&self.dir));
+        if let Ok(mut shared) = self.shared.lock() {
+            shared.generation += 1;
+            shared.base = shared.generation;
+            shared.log.clear();
+            shared.stamps = Some(stamps);
+            self.generation = shared.generation;
+        }
+        Ok(())
+    }
+
+    /// Logs a change this session made (under the lock). If this session was up to date
+    /// with the log, it stays so; otherwise the others will read the folder.
+    fn log_change(&mut self, changes: Vec<Change>) -> io::Result<()> {
+        let stamps = (stamp(&self.dir.join("cur"))?, uidlist_stamp(&self.dir));
+        if let Ok(mut shared) = self.shared.lock() {
+            let current = shared.stamps.is_some() && self.generation == shared.generation;
+            if !current || shared.log.len() + changes.len() > MAX_LOG {
+                // Someone changed the folder in a way this session has not seen: nobody may
+                // trust the log from here.
+                shared.generation += 1;
+                shared.base = shared.generation;
+                shared.log.clear();
+                shared.stamps = None;
+                return Ok(());
+            }
+            for change in changes {
+                shared.generation += 1;
+                let generation = shared.generation;
+                shared.log.push((generation, change));
+            }
+            shared.stamps = Some(stamps);
+            self.generation = shared.generation;
+        }
+        Ok(())
     }
 
     /// Where each base name is in `messages`.
@@ -344,8 +520,12 @@ impl Mailbox {
         fs::rename(old, cur.join(&new_name))?;
         let info = &mut self.messages[at];
         info.flags = flags.clone();
-        info.file_name = new_name;
-        Ok(())
+        info.file_name = new_name.clone();
+        let base = info.base.clone();
+        self.log_change(vec![Change::Renamed {
+            base,
+            file_name: new_name,
+        }])
     }
 
     /// Stores a new message with `flags`, dated `date` (IMAP APPEND); returns its UID. The
@@ -394,8 +574,9 @@ impl Mailbox {
             file_name: name,
         };
         let at = self.messages.partition_point(|m| m.uid < uid);
-        self.messages.insert(at, info);
+        self.messages.insert(at, info.clone());
         self.rebuild_index();
+        self.log_change(vec![Change::Added(info)])?;
         Ok(uid)
     }
 
@@ -411,6 +592,14 @@ impl Mailbox {
                 }
             }
         }
+        let removed: Vec<Change> = self
+            .messages
+            .iter()
+            .filter(|m| uids.contains(&m.uid))
+            .map(|m| Change::Removed {
+                base: m.base.clone(),
+            })
+            .collect();
         self.messages.retain(|m| !uids.contains(&m.uid));
         self.rebuild_index();
         let mut list = UidList::read(&self.dir)?;
@@ -418,7 +607,8 @@ impl Mailbox {
             self.messages.iter().map(|m| m.base.as_str()).collect();
         list.uids
             .retain(|base, uid| !uids.contains(uid) || bases.contains(base.as_str()));
-        list.rewrite(&self.dir)
+        list.rewrite(&self.dir)?;
+        self.log_change(removed)
     }
 
     /// Copies messages into `target` with their flags and dates (IMAP COPY); returns the
@@ -454,6 +644,9 @@ impl Mailbox {
 
     /// Gives every keyword in `flags` a letter, recording new ones in `dovecot-keywords`.
     fn learn_keywords(&mut self, flags: &Flags) -> io::Result<()> {
+        if flags.keywords.is_empty() {
+            return Ok(());
+        }
         self.keywords = read_keywords(&self.dir)?;
         let mut changed = false;
         for word in &flags.keywords {
@@ -746,6 +939,42 @@ mod tests {
             fs::read_to_string(dir.path().join(KEYWORDS)).unwrap(),
             "0 Work\n"
         );
+    }
+
+    #[test]
+    fn sessions_catch_up_from_each_others_log_and_still_see_outside_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut one = Mailbox::open(dir.path()).unwrap();
+        let first = one.append(b"a\r\n", &Flags::default(), None).unwrap();
+        let second = one.append(b"b\r\n", &Flags::default(), None).unwrap();
+        let mut two = Mailbox::open(dir.path()).unwrap();
+        let mut flags = seen();
+        flags.set(&Flag::Keyword("Later".into()), true);
+        one.set_flags(first, &flags).unwrap();
+        let third = one.append(b"c\r\n", &seen(), None).unwrap();
+        one.expunge(&[second]).unwrap();
+        two.sync().unwrap();
+        let view = |m: &Mailbox| -> Vec<(u32, Flags)> {
+            m.messages()
+                .iter()
+                .map(|m| (m.uid, m.flags.clone()))
+                .collect()
+        };
+        assert_eq!(view(&two), view(&one));
+        assert_eq!(view(&two), vec![(first, flags.clone()), (third, seen())]);
+        assert_eq!(two.uidnext(), 4);
+        // A change from outside this process (another server renaming a file) is read: by its
+        // stamps, or at the latest when the log is a second old.
+        std::thread::sleep(MAX_LOG_AGE + std::time::Duration::from_millis(100));
+        let cur = dir.path().join("cur");
+        let name = fs::read_dir(&cur)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .find(|n| n.ends_with(",S=3:2,S"))
+            .unwrap();
+        fs::rename(cur.join(&name), cur.join(name.replace(":2,S", ":2,FS"))).unwrap();
+        two.sync().unwrap();
+        assert!(two.get(third).unwrap().flags.flagged);
     }
 
     #[test]
