@@ -142,6 +142,11 @@ fn settled(time: SystemTime) -> bool {
         .is_some_and(|limit| time < limit)
 }
 
+/// The stamps of what only changes under the folder's lock: `cur/` and the UID list.
+fn folder_stamps(dir: &Path) -> io::Result<(Stamp, Stamp)> {
+    Ok((stamp(&dir.join("cur"))?, uidlist_stamp(dir)))
+}
+
 fn uidlist_stamp(dir: &Path) -> Stamp {
     stamp(&dir.join(UIDLIST)).unwrap_or((UNIX_EPOCH, 0))
 }
@@ -357,7 +362,7 @@ impl Mailbox {
         };
         if self.generation < shared.base
             || self.last_read.elapsed() > MAX_LOG_AGE
-            || (stamp(&self.dir.join("cur"))?, uidlist_stamp(&self.dir)) != logged
+            || folder_stamps(&self.dir)? != logged
             || fs::read_dir(self.dir.join("new"))?.next().is_some()
         {
             return Ok(false);
@@ -417,7 +422,7 @@ impl Mailbox {
     /// After a full read (under the lock): the log starts over from what is on disk now.
     fn restart_log(&mut self) -> io::Result<()> {
         self.last_read = std::time::Instant::now();
-        let stamps = (stamp(&self.dir.join("cur"))?, uidlist_stamp(&self.dir));
+        let stamps = folder_stamps(&self.dir)?;
         if let Ok(mut shared) = self.shared.lock() {
             shared.generation += 1;
             shared.base = shared.generation;
@@ -428,28 +433,30 @@ impl Mailbox {
         Ok(())
     }
 
-    /// Logs a change this session made (under the lock). If this session was up to date
-    /// with the log, it stays so; otherwise the others will read the folder.
-    fn log_change(&mut self, changes: Vec<Change>) -> io::Result<()> {
-        let stamps = (stamp(&self.dir.join("cur"))?, uidlist_stamp(&self.dir));
+    /// Logs a change this session made (under the lock) to a folder whose stamps were
+    /// `before` it. If the log described the folder as it was, it describes it now; this
+    /// session stays as far behind the others' changes as it was, its own applied already.
+    fn log_change(&mut self, before: (Stamp, Stamp), changes: Vec<Change>) -> io::Result<()> {
+        let after = folder_stamps(&self.dir)?;
         if let Ok(mut shared) = self.shared.lock() {
-            let current = shared.stamps.is_some() && self.generation == shared.generation;
-            if !current || shared.log.len() + changes.len() > MAX_LOG {
-                // Someone changed the folder in a way this session has not seen: nobody may
-                // trust the log from here.
+            if shared.stamps != Some(before) || shared.log.len() + changes.len() > MAX_LOG {
+                // The folder changed in a way the log does not hold: nobody may trust it now.
                 shared.generation += 1;
                 shared.base = shared.generation;
                 shared.log.clear();
                 shared.stamps = None;
                 return Ok(());
             }
+            let caught_up = self.generation == shared.generation;
             for change in changes {
                 shared.generation += 1;
                 let generation = shared.generation;
                 shared.log.push((generation, change));
             }
-            shared.stamps = Some(stamps);
-            self.generation = shared.generation;
+            shared.stamps = Some(after);
+            if caught_up {
+                self.generation = shared.generation;
+            }
         }
         Ok(())
     }
@@ -500,6 +507,7 @@ impl Mailbox {
     /// Replaces the flags of `uid` (renaming its file, as Maildir stores flags in the name).
     pub fn set_flags(&mut self, uid: u32, flags: &Flags) -> io::Result<()> {
         let _lock = self.lock()?;
+        let unchanged = folder_stamps(&self.dir)?;
         self.learn_keywords(flags)?;
         let at = self
             .messages
@@ -522,10 +530,13 @@ impl Mailbox {
         info.flags = flags.clone();
         info.file_name = new_name.clone();
         let base = info.base.clone();
-        self.log_change(vec![Change::Renamed {
-            base,
-            file_name: new_name,
-        }])
+        self.log_change(
+            unchanged,
+            vec![Change::Renamed {
+                base,
+                file_name: new_name,
+            }],
+        )
     }
 
     /// Stores a new message with `flags`, dated `date` (IMAP APPEND); returns its UID. The
@@ -550,6 +561,7 @@ impl Mailbox {
         file.sync_all()?;
         drop(file);
         let _lock = self.lock()?;
+        let unchanged = folder_stamps(&self.dir)?;
         self.learn_keywords(flags)?;
         let keywords = &self.keywords;
         let name = format!(
@@ -576,13 +588,14 @@ impl Mailbox {
         let at = self.messages.partition_point(|m| m.uid < uid);
         self.messages.insert(at, info.clone());
         self.rebuild_index();
-        self.log_change(vec![Change::Added(info)])?;
+        self.log_change(unchanged, vec![Change::Added(info)])?;
         Ok(uid)
     }
 
     /// Removes messages for good (IMAP EXPUNGE).
     pub fn expunge(&mut self, uids: &[u32]) -> io::Result<()> {
         let _lock = self.lock()?;
+        let unchanged = folder_stamps(&self.dir)?;
         for uid in uids {
             let Some(info) = self.get(*uid) else { continue };
             if let Some(path) = self.find(&info.base)? {
@@ -608,7 +621,7 @@ impl Mailbox {
         list.uids
             .retain(|base, uid| !uids.contains(uid) || bases.contains(base.as_str()));
         list.rewrite(&self.dir)?;
-        self.log_change(removed)
+        self.log_change(unchanged, removed)
     }
 
     /// Copies messages into `target` with their flags and dates (IMAP COPY); returns the

@@ -174,23 +174,19 @@ impl Host {
 
     /// Submits each message (`to` a local part, the message bytes) through our SMTP with
     /// python's smtplib, and waits until all are in the Maildirs.
+    /// Submits each message through our SMTP and waits for it to land before the next:
+    /// deliveries of messages in flight together may land in either order (and so take UIDs
+    /// in either order), and the tests count on the order given.
     pub fn deliver(&self, messages: &[(&str, &[u8])]) {
-        let mut expected: Vec<(String, usize)> = Vec::new();
-        let mut args = vec![self.addrs.smtp.port().to_string()];
         for (i, (to, bytes)) in messages.iter().enumerate() {
             let file = self.dir.path().join(format!("submit-{}-{i}.eml", unique()));
             std::fs::write(&file, bytes).unwrap();
-            args.push(format!("{to}@{DOMAIN}"));
-            args.push(file.display().to_string());
-            match expected.iter_mut().find(|(local, _)| local == to) {
-                Some((_, n)) => *n += 1,
-                None => expected.push((to.to_string(), self.count(to) + 1)),
-            }
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        python_ok(SUBMIT, &args);
-        for (local, count) in expected {
-            self.wait_count(&local, count);
+            let expected = self.count(to) + 1;
+            let port = self.addrs.smtp.port().to_string();
+            let rcpt = format!("{to}@{DOMAIN}");
+            let file = file.display().to_string();
+            python_ok(SUBMIT, &[port.as_str(), rcpt.as_str(), file.as_str()]);
+            self.wait_count(to, expected);
         }
     }
 }
