@@ -67,6 +67,8 @@ pub struct Mailbox {
     generation: u64,
     /// When this session last read the folder itself.
     last_read: std::time::Instant,
+    /// The stamp `new/` had when this session last found it empty.
+    empty_new: Option<Stamp>,
 }
 
 /// The longest a session goes on the log alone. A program outside this process that changes
@@ -180,19 +182,21 @@ impl Mailbox {
         for sub in ["tmp", "new", "cur"] {
             fs::create_dir_all(dir.join(sub))?;
         }
+        // What another session last read spares this one reading the folder.
+        let snapshot = snapshot_of(dir);
         let mut mailbox = Mailbox {
             dir: dir.to_path_buf(),
-            uidvalidity: 0,
-            uidnext: 1,
-            // What another session last saw spares this one a `stat` per message.
-            messages: snapshot_of(dir),
-            keywords: Vec::new(),
+            uidvalidity: snapshot.uidvalidity,
+            uidnext: snapshot.uidnext.max(1),
+            messages: snapshot.messages,
+            keywords: snapshot.keywords,
             stamps: None,
             uidlist: None,
             index: HashMap::new(),
             shared: shared_of(dir),
-            generation: 0,
+            generation: snapshot.generation,
             last_read: std::time::Instant::now(),
+            empty_new: None,
         };
         mailbox.rebuild_index();
         mailbox.sync()?;
@@ -299,6 +303,7 @@ impl Mailbox {
         }
         let vanished = seen.iter().any(|seen| !seen);
         let present = seen.iter().filter(|seen| **seen).count() + fresh.len();
+        let mut rewrote = false;
         if vanished || list.uids.len() != present {
             let mut keep: std::collections::HashSet<&str> =
                 fresh.iter().map(|(base, _)| base.as_str()).collect();
@@ -311,9 +316,13 @@ impl Mailbox {
             );
             list.uids.retain(|base, _| keep.contains(base.as_str()));
             list.rewrite(&self.dir)?;
+            rewrote = true;
         } else if !unnumbered.is_empty() || list.fresh {
             list.rewrite(&self.dir)?;
+            rewrote = true;
         }
+        // What this reading wrote itself, which the log does not hold.
+        let wrote = !arrivals.is_empty() || rewrote;
         if vanished || !fresh.is_empty() {
             let mut kept = seen.iter();
             self.messages
@@ -338,14 +347,13 @@ impl Mailbox {
             }
             self.messages.sort_by_key(|m| m.uid);
             self.rebuild_index();
-            publish_snapshot(&self.dir, &self.messages);
         }
         self.uidvalidity = list.validity;
         self.uidnext = list.next;
         self.remember_uidlist(list);
         // The stamps from before the reading: anything that changed since makes them differ.
         self.stamps = Some(before);
-        self.restart_log()?;
+        self.finish_read(wrote)?;
         Ok(synced)
     }
 
@@ -363,23 +371,34 @@ impl Mailbox {
         if self.generation < shared.base
             || self.last_read.elapsed() > MAX_LOG_AGE
             || folder_stamps(&self.dir)? != logged
-            || fs::read_dir(self.dir.join("new"))?.next().is_some()
+            || self.mail_waiting_in_new()?
         {
             return Ok(false);
         }
         let start = shared
             .log
             .partition_point(|(generation, _)| *generation <= self.generation);
-        let mut reindex = false;
         for (_, change) in &shared.log[start..] {
-            reindex |= self.apply(change);
-        }
-        if reindex {
-            self.messages.sort_by_key(|m| m.uid);
-            self.rebuild_index();
+            if self.apply(change) {
+                // Positions moved: the next change finds its message by the new ones.
+                self.messages.sort_by_key(|m| m.uid);
+                self.rebuild_index();
+            }
         }
         self.generation = shared.generation;
         Ok(true)
+    }
+
+    /// Whether `new/` holds mail. Deliveries put it there without the lock, so its stamp is
+    /// only trusted once settled (and unchanged since it was last seen empty).
+    fn mail_waiting_in_new(&mut self) -> io::Result<bool> {
+        let now = stamp(&self.dir.join("new"))?;
+        if self.empty_new == Some(now) && settled(now.0) {
+            return Ok(false);
+        }
+        let waiting = fs::read_dir(self.dir.join("new"))?.next().is_some();
+        self.empty_new = (!waiting).then_some(now);
+        Ok(waiting)
     }
 
     /// Applies another session's change; whether messages came or went.
@@ -419,16 +438,31 @@ impl Mailbox {
         }
     }
 
-    /// After a full read (under the lock): the log starts over from what is on disk now.
-    fn restart_log(&mut self) -> io::Result<()> {
+    /// After reading the folder whole (under the lock). If the folder is as the log says and
+    /// this reading changed nothing, this session has simply caught up; otherwise the log
+    /// starts over from what is on disk now.
+    fn finish_read(&mut self, wrote: bool) -> io::Result<()> {
         self.last_read = std::time::Instant::now();
         let stamps = folder_stamps(&self.dir)?;
-        if let Ok(mut shared) = self.shared.lock() {
+        let Ok(mut shared) = self.shared.lock() else {
+            return Ok(());
+        };
+        if wrote || shared.stamps != Some(stamps) {
             shared.generation += 1;
             shared.base = shared.generation;
             shared.log.clear();
             shared.stamps = Some(stamps);
-            self.generation = shared.generation;
+        }
+        self.generation = shared.generation;
+        let snapshot = Snapshot {
+            generation: self.generation,
+            messages: self.messages.clone(),
+            uidvalidity: self.uidvalidity,
+            uidnext: self.uidnext,
+            keywords: self.keywords.clone(),
+        };
+        if let Ok(mut map) = snapshots().lock() {
+            map.insert(self.dir.clone(), Arc::new(snapshot));
         }
         Ok(())
     }
@@ -774,28 +808,31 @@ impl UidList {
     }
 }
 
-/// The messages of each mailbox as a session last synced them, so that a new session (a
-/// SELECT) starts from them instead of a `stat` of every file.
-fn snapshots() -> &'static std::sync::Mutex<HashMap<PathBuf, std::sync::Arc<Vec<MessageInfo>>>> {
-    static SNAPSHOTS: std::sync::OnceLock<
-        std::sync::Mutex<HashMap<PathBuf, std::sync::Arc<Vec<MessageInfo>>>>,
-    > = std::sync::OnceLock::new();
+/// Each mailbox as a session last read it whole, and the log generation that reading matched,
+/// so that a new session (a SELECT) starts from it and catches up from the log instead of
+/// reading the folder.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    generation: u64,
+    messages: Vec<MessageInfo>,
+    uidvalidity: u32,
+    uidnext: u32,
+    keywords: Vec<String>,
+}
+
+fn snapshots() -> &'static Mutex<HashMap<PathBuf, Arc<Snapshot>>> {
+    static SNAPSHOTS: std::sync::OnceLock<Mutex<HashMap<PathBuf, Arc<Snapshot>>>> =
+        std::sync::OnceLock::new();
     SNAPSHOTS.get_or_init(Default::default)
 }
 
-fn snapshot_of(dir: &Path) -> Vec<MessageInfo> {
+fn snapshot_of(dir: &Path) -> Snapshot {
     snapshots()
         .lock()
         .ok()
         .and_then(|map| map.get(dir).cloned())
-        .map(|messages| messages.as_ref().clone())
+        .map(|snapshot| snapshot.as_ref().clone())
         .unwrap_or_default()
-}
-
-fn publish_snapshot(dir: &Path, messages: &[MessageInfo]) {
-    if let Ok(mut map) = snapshots().lock() {
-        map.insert(dir.to_path_buf(), std::sync::Arc::new(messages.to_vec()));
-    }
 }
 
 /// Writes `path` through a temporary file and a rename, flushed, so a crash leaves the old
