@@ -1,0 +1,4 @@
+//! The control connection's codec: no sockets, no async.
+
+pub mod command;
+pub mod reply;
