@@ -266,7 +266,7 @@ fn sync_filesystems(dirs: impl Iterator<Item = PathBuf>) -> io::Result<()> {
 
 /// A name no other delivery on this host uses: the time to the microsecond, the process and a
 /// per-process counter, then the host and the size.
-fn unique_name(size: usize) -> String {
+pub(crate) fn unique_name(size: usize) -> String {
     static DELIVERIES: AtomicU64 = AtomicU64::new(0);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -18,7 +18,6 @@ use std::io::{self, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -57,8 +56,6 @@ pub struct Mailbox {
     /// The folder's modification times at the last sync: while they stay the same, a sync
     /// has nothing to read.
     stamps: Option<Stamps>,
-    /// The UID list as last read, and the modification time it had then.
-    uidlist: Option<(Stamp, UidList)>,
     /// Where each message is in `messages`, by base name.
     index: HashMap<String, usize>,
     /// What every session of this process has changed in this folder, and how far this
@@ -121,10 +118,11 @@ struct Stamps {
 
 impl Stamps {
     fn read(dir: &Path) -> io::Result<Stamps> {
+        let (cur, uidlist) = folder_stamps(dir)?;
         Ok(Stamps {
-            cur: stamp(&dir.join("cur"))?,
+            cur,
             new: stamp(&dir.join("new"))?,
-            uidlist: stamp(&dir.join(UIDLIST)).unwrap_or((UNIX_EPOCH, 0)),
+            uidlist,
         })
     }
 
@@ -191,7 +189,6 @@ impl Mailbox {
             messages: snapshot.messages,
             keywords: snapshot.keywords,
             stamps: None,
-            uidlist: None,
             index: HashMap::new(),
             shared: shared_of(dir),
             generation: snapshot.generation,
@@ -243,7 +240,7 @@ impl Mailbox {
         if self.catch_up()? {
             return Ok(Synced::default());
         }
-        let mut list = self.read_uidlist()?;
+        let mut list = UidList::read(&self.dir)?;
         self.keywords = read_keywords(&self.dir)?;
         let mut synced = Synced::default();
         let mut arrivals = Vec::new();
@@ -350,7 +347,6 @@ impl Mailbox {
         }
         self.uidvalidity = list.validity;
         self.uidnext = list.next;
-        self.remember_uidlist(list);
         // The stamps from before the reading: anything that changed since makes them differ.
         self.stamps = Some(before);
         self.finish_read(wrote)?;
@@ -505,19 +501,6 @@ impl Mailbox {
             .collect();
     }
 
-    /// The UID list, from memory when the file has not changed since it was read.
-    fn read_uidlist(&mut self) -> io::Result<UidList> {
-        let now = stamp(&self.dir.join(UIDLIST)).ok();
-        match (now, self.uidlist.take()) {
-            (Some(now), Some((known, list))) if now == known && settled(now.0) => Ok(list),
-            _ => UidList::read(&self.dir),
-        }
-    }
-
-    fn remember_uidlist(&mut self, list: UidList) {
-        self.uidlist = stamp(&self.dir.join(UIDLIST)).ok().map(|now| (now, list));
-    }
-
     /// The message's bytes; `NotFound` if another session expunged it meanwhile.
     pub fn read(&self, uid: u32) -> io::Result<Vec<u8>> {
         let info = self.get(uid).ok_or(io::ErrorKind::NotFound)?;
@@ -581,7 +564,7 @@ impl Mailbox {
         flags: &Flags,
         date: Option<SystemTime>,
     ) -> io::Result<u32> {
-        let base = unique_base(bytes.len());
+        let base = crate::maildir::unique_name(bytes.len());
         let tmp = self.dir.join("tmp").join(&base);
         let mut file = OpenOptions::new()
             .write(true)
@@ -730,7 +713,7 @@ impl Mailbox {
 }
 
 /// The UID list file.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct UidList {
     validity: u32,
     next: u32,
@@ -895,21 +878,6 @@ fn new_uidvalidity() -> u32 {
         .duration_since(UNIX_EPOCH)
         .map_or(1, |d| d.as_secs());
     u32::try_from(secs).unwrap_or(u32::MAX).max(1)
-}
-
-/// A maildir unique name for an appended message.
-fn unique_base(size: usize) -> String {
-    static APPENDS: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format!(
-        "{}.M{}P{}A{}.appnet,S={size}",
-        now.as_secs(),
-        now.subsec_micros(),
-        std::process::id(),
-        APPENDS.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 #[cfg(test)]
