@@ -25,7 +25,8 @@ ns.child IN A 192.0.2.3
 
 static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     let origin = Name::from_ascii("fuzz.example.").expect("a valid origin");
-    let zone = Zone::parse(ZONE, &origin, Path::new("fuzz.zone"), no_includes).expect("the fuzz zone parses");
+    let zone = Zone::parse(ZONE, &origin, Path::new("fuzz.zone"), no_includes)
+        .expect("the fuzz zone parses");
     let mut catalog = Catalog::new();
     catalog.insert(zone.zone);
     catalog
@@ -35,12 +36,26 @@ fuzz_target!(|input: &[u8]| {
     let Some((&selector, query)) = input.split_first() else {
         return;
     };
-    let transport = if selector & 1 == 0 { Transport::Udp } else { Transport::Tcp };
+    let transport = if selector & 1 == 0 {
+        Transport::Udp
+    } else {
+        Transport::Tcp
+    };
     let client = IpAddr::V4(Ipv4Addr::new(127, 0, 0, selector));
-    let Some(response) = respond(&CATALOG, query, transport, client, &AuthorityOptions::default()) else {
+    let Some(response) = respond(
+        &CATALOG,
+        query,
+        transport,
+        client,
+        &AuthorityOptions::default(),
+    ) else {
         return;
     };
-    assert!(!Header::decode(query).expect("answered queries have a header").qr);
+    assert!(
+        !Header::decode(query)
+            .expect("answered queries have a header")
+            .qr
+    );
     for message in &response.messages {
         let decoded = Message::decode(message).expect("our answers decode");
         assert!(decoded.header.qr);

@@ -3,6 +3,8 @@
 //! the same request.
 #![no_main]
 
+mod common;
+
 use appnet_http::proto::{Event, ParseConfig, Request, ResponseHead, ServerConn};
 use libfuzzer_sys::fuzz_target;
 
@@ -15,22 +17,14 @@ const CONFIG: ParseConfig = ParseConfig {
 
 fuzz_target!(|input: &[u8]| {
     // The first byte seeds the read sizes; the rest is what the client sends.
-    let Some((&seed, mut stream)) = input.split_first() else {
+    let Some((&seed, stream)) = input.split_first() else {
         return;
     };
     let mut conn = ServerConn::new(CONFIG);
     let mut failed = false;
-    let mut state = u32::from(seed) | 1;
-    while !stream.is_empty() {
-        // xorshift: read sizes from 1 to 64 bytes, the same for the same input.
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let len = usize::try_from(state % 64).unwrap_or(0) + 1;
-        let (piece, rest) = stream.split_at(len.min(stream.len()));
+    for piece in common::reads(seed, stream) {
         conn.feed(piece);
         drain(&mut conn, &mut failed);
-        stream = rest;
     }
     conn.feed_eof();
     drain(&mut conn, &mut failed);

@@ -3,51 +3,33 @@
 //! ended by CRLF.
 #![no_main]
 
+mod common;
+
 use std::path::PathBuf;
 
 use appnet_mail::imap::{ImapConfig, ImapSession, Output};
-use appnet_mail::maildir::Maildir;
 use libfuzzer_sys::fuzz_target;
 
-fn mailbox() -> PathBuf {
-    let base = if std::path::Path::new("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    let dir = base.join(format!("appnet-fuzz-imap-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let maildir = Maildir::create(&dir).expect("a Maildir");
-    maildir
-        .deliver(b"From: a@b.example\r\nSubject: =?utf-8?B?7JWI64WV?=\r\n\r\nhello\r\n")
-        .expect("a message");
-    maildir
-        .deliver(b"Content-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\n\r\none\r\n--X--\r\n")
-        .expect("a message");
-    dir
-}
-
 fuzz_target!(|input: &[u8]| {
-    let Some((&seed, mut stream)) = input.split_first() else {
+    let Some((&seed, stream)) = input.split_first() else {
         return;
     };
-    let dir = mailbox();
+    let dir = common::fresh_maildir(
+        "imap",
+        &[
+            b"From: a@b.example\r\nSubject: =?utf-8?B?7JWI64WV?=\r\n\r\nhello\r\n",
+            b"Content-Type: multipart/mixed; boundary=X\r\n\r\n--X\r\n\r\none\r\n--X--\r\n",
+        ],
+    );
     let mut config = ImapConfig::new("imap.fuzz.example");
     config.plaintext_login = true;
     config.tls_available = seed & 1 == 1;
     config.max_message_bytes = 4096;
     let mut session = ImapSession::new(config, "192.0.2.1:1234");
     let mut closed = false;
-    let mut state = u32::from(seed) | 1;
-    while !stream.is_empty() {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let len = usize::try_from(state % 64).unwrap_or(0) + 1;
-        let (piece, rest) = stream.split_at(len.min(stream.len()));
+    for piece in common::reads(seed, stream) {
         session.feed(piece);
         drain(&mut session, &mut closed, &dir);
-        stream = rest;
     }
     session.feed_eof();
     drain(&mut session, &mut closed, &dir);

@@ -17,7 +17,16 @@ fuzz_target!(|bytes: &[u8]| {
         let _ = message.line_count(part.body_range.clone());
         let _ = part.file_name();
     }
-    let _ = (message.subject(), message.from(), message.to(), message.cc());
+    let _ = (
+        message.subject(),
+        message.from(),
+        message.to(),
+        message.cc(),
+    );
     let _ = (message.date(), message.message_id());
-    let _ = (message.text_body(), message.html_body(), message.attachments());
+    let _ = (
+        message.text_body(),
+        message.html_body(),
+        message.attachments(),
+    );
 });

@@ -2,11 +2,13 @@
 //! every recipient once the connection closes.
 #![no_main]
 
+mod common;
+
 use appnet_mail::smtp::{ClientConfig, ClientOutput, ClientSession, TlsPolicy};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&seed, mut stream)) = input.split_first() else {
+    let Some((&seed, stream)) = input.split_first() else {
         return;
     };
     let config = ClientConfig {
@@ -29,16 +31,12 @@ fuzz_target!(|input: &[u8]| {
         seed & 8 == 8,
     );
     let mut done = None;
-    let mut state = u32::from(seed) | 1;
-    while !stream.is_empty() && done.is_none() {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let len = usize::try_from(state % 64).unwrap_or(0) + 1;
-        let (piece, rest) = stream.split_at(len.min(stream.len()));
+    for piece in common::reads(seed, stream) {
+        if done.is_some() {
+            break;
+        }
         session.feed(piece);
         drain(&mut session, &mut done);
-        stream = rest;
     }
     if done.is_none() {
         session.feed_eof();

@@ -3,6 +3,8 @@
 //! Close, and every stored message within the size limit with no bare LF.
 #![no_main]
 
+mod common;
+
 use std::sync::Arc;
 
 use appnet_mail::smtp::{AcceptAll, Output, ServerConfig, ServerSession};
@@ -11,7 +13,7 @@ use libfuzzer_sys::fuzz_target;
 const MAX_MESSAGE: usize = 4096;
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&seed, mut stream)) = input.split_first() else {
+    let Some((&seed, stream)) = input.split_first() else {
         return;
     };
     let mut config = ServerConfig::new("mx.fuzz.example");
@@ -22,16 +24,9 @@ fuzz_target!(|input: &[u8]| {
     let mut session = ServerSession::new(config, Arc::new(AcceptAll), "192.0.2.1:1234");
     session.set_trace(seed & 4 == 4);
     let mut closed = false;
-    let mut state = u32::from(seed) | 1;
-    while !stream.is_empty() {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let len = usize::try_from(state % 64).unwrap_or(0) + 1;
-        let (piece, rest) = stream.split_at(len.min(stream.len()));
+    for piece in common::reads(seed, stream) {
         session.feed(piece);
         drain(&mut session, &mut closed);
-        stream = rest;
     }
     session.feed_eof();
     drain(&mut session, &mut closed);
