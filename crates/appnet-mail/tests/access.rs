@@ -530,7 +530,12 @@ fn dovecot_sees_our_folders_messages_flags_and_keywords() {
         assert!(ours.contains(want), "{want} missing from our view:\n{ours}");
     }
     eprintln!("our view of the Maildir:\n{ours}");
-    let dovecot = Dovecot::start(&address, PASSWORD, &host.maildir("alice"));
+    let alice = host.maildir("alice");
+    let dovecot = Dovecot::start_for(
+        std::slice::from_ref(&address),
+        PASSWORD,
+        alice.parent().unwrap(),
+    );
     let theirs = python(
         include_str!("access/imap_state.py"),
         &[

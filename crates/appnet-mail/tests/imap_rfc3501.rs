@@ -42,14 +42,18 @@ mod common;
 #[path = "access/host.rs"]
 mod host;
 
+#[path = "access/dovecot.rs"]
+mod dovecot;
+
+use dovecot::Dovecot;
+
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -1094,174 +1098,6 @@ fn quiet(conn: &mut Conn, command: &str) -> Result<(), String> {
 // ---------------------------------------------------------------------------------------------
 // A private Dovecot with one account per case (the recipe of tests/access/dovecot.rs)
 
-struct Dovecot {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Dovecot {
-    /// Dovecot for `users` (password [`PASSWORD`]) whose Maildirs are `<mail>/<local part>`.
-    fn start(users: &[String], mail: &Path, dir: &Path) -> Dovecot {
-        let dovecot = appnet_testkit::require_peer("dovecot");
-        set_mode(dir, 0o755);
-        let (uid, gid) = user_ids("dovecot").expect("the `dovecot` system user (dovecot-core)");
-        let mut up = Some(mail);
-        while let Some(d) = up {
-            if d == Path::new("/") {
-                break;
-            }
-            set_mode(d, 0o755);
-            up = d.parent();
-        }
-        chown_tree(mail, uid, gid);
-        let home = dir.join("home");
-        fs::create_dir(&home).unwrap();
-        for user in users {
-            let local = user.split('@').next().unwrap();
-            let h = home.join(local);
-            fs::create_dir(&h).unwrap();
-            std::os::unix::fs::chown(&h, Some(uid), Some(gid)).unwrap();
-        }
-        let port = appnet_testkit::free_port_on(&[IpAddr::V4(Ipv4Addr::LOCALHOST)]);
-        let passwd = dir.join("passwd");
-        let entries: String = users
-            .iter()
-            .map(|u| format!("{u}:{{PLAIN}}{PASSWORD}\n"))
-            .collect();
-        fs::write(&passwd, entries).unwrap();
-        let config = dir.join("dovecot.conf");
-        fs::write(
-            &config,
-            format!(
-                "base_dir = {root}/run
-state_dir = {root}/state
-log_path = {root}/dovecot.log
-protocols = imap
-listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain
-default_internal_user = dovecot
-default_internal_group = dovecot
-default_login_user = dovenull
-first_valid_uid = 1
-mail_location = maildir:{mail}/%n:INDEX=MEMORY
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {passwd}
-}}
-userdb {{
-  driver = static
-  args = uid=dovecot gid=dovecot home={home}/%n
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-",
-                root = dir.display(),
-                mail = mail.display(),
-                passwd = passwd.display(),
-                home = home.display(),
-            ),
-        )
-        .unwrap();
-        let out = File::create(dir.join("dovecot.out")).unwrap();
-        let child = Command::new(dovecot)
-            .arg("-F")
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("start dovecot");
-        let mut instance = Dovecot {
-            child,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            dir: dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if TcpStream::connect_timeout(&instance.addr, Duration::from_millis(500)).is_ok() {
-                break;
-            }
-            if let Ok(Some(status)) = instance.child.try_wait() {
-                panic!("Dovecot exited ({status}):\n{}", instance.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "Dovecot does not listen on {} within 15 s:\n{}",
-                instance.addr,
-                instance.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        instance
-    }
-
-    fn log(&self) -> String {
-        ["dovecot.out", "dovecot.log"]
-            .iter()
-            .map(|name| {
-                let text = fs::read_to_string(self.dir.join(name)).unwrap_or_default();
-                format!("--- {name}\n{text}")
-            })
-            .collect()
-    }
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        let pid = self.child.id() as i32;
-        // SAFETY: SIGTERM to the Dovecot master this test started (its own pid).
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn chown_tree(path: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
-    if path.is_dir() {
-        for entry in fs::read_dir(path).unwrap() {
-            chown_tree(&entry.unwrap().path(), uid, gid);
-        }
-    }
-}
-
-fn user_ids(user: &str) -> Option<(u32, u32)> {
-    let passwd = fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        (fields.first() == Some(&user) && fields.len() > 3)
-            .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
-            .flatten()
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
-
 /// Runs every case against `server`; returns the failure reports.
 fn run_all(cases: &[Case], server: &Server, users: &[String]) -> Vec<(String, String)> {
     let mut failures = Vec::new();
@@ -1289,9 +1125,7 @@ fn rfc3501_corpus() {
         set_up(case, &host.maildir(local), &library, i);
         set_up(case, &peer_mail.join(local), &library, i);
     }
-    let dovecot_dir = peer_dir.path().join("dovecot");
-    fs::create_dir(&dovecot_dir).unwrap();
-    let dovecot = Dovecot::start(&users, &peer_mail, &dovecot_dir);
+    let dovecot = Dovecot::start_for(&users, PASSWORD, &peer_mail);
 
     let ours = Server {
         name: "appnet",

@@ -1,4 +1,4 @@
-//! A private Dovecot (imap only, no TLS) serving one user from a Maildir our server wrote.
+//! A private Dovecot (imap only, no TLS) serving users from Maildirs our server wrote.
 //!
 //! The recipe, and why: `dovecot -F -c CONFIG` in the foreground, with `base_dir`, `state_dir`
 //! and the log in a temporary directory, so that it shares nothing with a system instance. The
@@ -20,16 +20,16 @@ pub struct Dovecot {
 }
 
 impl Dovecot {
-    /// Dovecot on a free loopback port for `user` (password `password`) whose INBOX is the
-    /// Maildir++ directory `maildir`.
-    pub fn start(user: &str, password: &str, maildir: &Path) -> Dovecot {
+    /// Dovecot on a free loopback port for `users` (all with `password`), each one's INBOX the
+    /// Maildir++ directory `<mail>/<local part>`.
+    pub fn start_for(users: &[String], password: &str, mail: &Path) -> Dovecot {
         let dovecot = appnet_testkit::require_peer("dovecot");
         let dir = tempfile::tempdir().expect("a directory for Dovecot");
         let root = dir.path();
         set_mode(root, 0o755);
         let (uid, gid) = user_ids("dovecot").expect("the `dovecot` system user (dovecot-core)");
-        // Dovecot's mail process runs as `dovecot`: it must reach and own the Maildir.
-        let mut up = maildir.parent();
+        // Dovecot's mail processes run as `dovecot`: they must reach and own the Maildirs.
+        let mut up = Some(mail);
         while let Some(dir) = up {
             if dir == Path::new("/") {
                 break;
@@ -37,13 +37,22 @@ impl Dovecot {
             set_mode(dir, 0o755);
             up = dir.parent();
         }
-        chown_tree(maildir, uid, gid);
+        chown_tree(mail, uid, gid);
         let home = root.join("home");
         std::fs::create_dir(&home).unwrap();
-        std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
+        for user in users {
+            let local = user.split('@').next().unwrap_or(user);
+            let user_home = home.join(local);
+            std::fs::create_dir(&user_home).unwrap();
+            std::os::unix::fs::chown(&user_home, Some(uid), Some(gid)).unwrap();
+        }
         let port = appnet_testkit::free_port_on(&[IpAddr::V4(Ipv4Addr::LOCALHOST)]);
         let passwd = root.join("passwd");
-        std::fs::write(&passwd, format!("{user}:{{PLAIN}}{password}\n")).unwrap();
+        let entries: String = users
+            .iter()
+            .map(|user| format!("{user}:{{PLAIN}}{password}\n"))
+            .collect();
+        std::fs::write(&passwd, entries).unwrap();
         let config = root.join("dovecot.conf");
         std::fs::write(
             &config,
@@ -60,14 +69,14 @@ default_internal_user = dovecot
 default_internal_group = dovecot
 default_login_user = dovenull
 first_valid_uid = 1
-mail_location = maildir:{maildir}:INDEX=MEMORY
+mail_location = maildir:{mail}/%n:INDEX=MEMORY
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {passwd}
 }}
 userdb {{
   driver = static
-  args = uid=dovecot gid=dovecot home={home}
+  args = uid=dovecot gid=dovecot home={home}/%n
 }}
 service imap-login {{
   inet_listener imap {{
@@ -80,7 +89,7 @@ service imap-login {{
 }}
 ",
                 root = root.display(),
-                maildir = maildir.display(),
+                mail = mail.display(),
                 passwd = passwd.display(),
                 home = home.display(),
             ),
