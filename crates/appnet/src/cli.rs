@@ -69,6 +69,8 @@ pub enum Command {
     /// E-mail: an SMTP server with a durable relay queue and Maildir delivery, and a user agent.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// FTP: a server for a directory tree, and a client (`appnet ftp URL` opens a shell).
+    Ftp(crate::ftp::FtpArgs),
     /// Fetch a URL over HTTP/1.1 like curl: -o, -I, -i, -r, -H, -L, -X, -d, -f, -s, -v.
     Get(crate::get::GetArgs),
     /// Ask a DNS server and print the answer like dig (`appnet dig --help` lists the options).

@@ -2,6 +2,7 @@
 
 use appnet_core::config::Seconds;
 use appnet_dns::config::DnsConfig;
+use appnet_ftp::config::FtpConfig;
 use appnet_http::config::HttpConfig;
 use appnet_mail::config::MailConfig;
 use appnet_udp::config::UdpConfig;
@@ -15,6 +16,7 @@ pub struct AppConfig {
     pub dns: DnsConfig,
     pub http: HttpConfig,
     pub mail: MailConfig,
+    pub ftp: FtpConfig,
 }
 
 /// The `[up]` section: how the whole mini Internet starts and stops.

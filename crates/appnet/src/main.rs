@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod dns;
+mod ftp;
 mod get;
 mod http;
 mod mail;
@@ -78,6 +79,7 @@ async fn run(cli: Cli, config: AppConfig) -> ExitCode {
         Command::Dns(command) => dns::run(command, &config, &tracer).await,
         Command::Http(command) => http::run(command, &config, &tracer).await,
         Command::Mail(command) => mail::run(command, &config, cli.config.as_deref(), &tracer).await,
+        Command::Ftp(args) => ftp::run(args, &config, cli.config.as_deref(), &tracer).await,
         Command::Get(args) => get::run(args, &tracer).await,
         Command::Dig { args } => dns::dig(&args, &config, &tracer).await,
     };

@@ -10,6 +10,7 @@ use appnet_core::trace::Tracer;
 
 use crate::config::AppConfig;
 use crate::dns;
+use crate::ftp;
 use crate::http;
 use crate::mail;
 use crate::serving;
@@ -26,5 +27,6 @@ pub async fn run(config: &AppConfig, tracer: &Tracer) -> anyhow::Result<ExitCode
         .ok_or_else(|| anyhow::anyhow!("the mini Internet has no resolver"))?;
     rows.extend(mail::start_mini_mail(config, resolver, &mut services, tracer).await?);
     rows.extend(http::start_server(&config.http, &[], &mut services, tracer).await?);
+    rows.push(ftp::start_mini_ftp(config, &mut services, tracer).await?);
     Ok(serving::serve_until_signal(services, &rows, config.up.shutdown_grace).await)
 }

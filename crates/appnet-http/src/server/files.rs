@@ -1,15 +1,15 @@
 //! The static server's file system side: opening a path under the root without following a
-//! symbolic link out of it, listing a directory, and sending a file's bytes to a socket with
-//! `sendfile(2)` so they never pass through user space.
+//! symbolic link out of it (appnet-core's `open_beneath`), listing a directory, and reading
+//! requests into one buffer per thread.
 
 use std::cell::RefCell;
-use std::ffi::CString;
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use appnet_core::files::open_beneath;
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
@@ -21,14 +21,6 @@ pub struct Opened {
     pub path: PathBuf,
     pub file: File,
     pub metadata: Metadata,
-}
-
-/// `struct open_how` of `openat2(2)`, as the kernel lays it out (libc's is non-exhaustive).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
 }
 
 /// A directory served as a root, held open so that every lookup is resolved beneath it.
@@ -65,34 +57,13 @@ impl Root {
         } else {
             relative
         };
-        let name = CString::new(relative.as_os_str().as_bytes())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
-        let how = OpenHow {
-            flags: (libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOCTTY) as u64,
-            mode: 0,
-            resolve: libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
-        };
-        // SAFETY: `name` is a NUL-terminated string and `how` a valid open_how, both alive for
-        // the call; the returned descriptor, if any, is ours to own.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                self.dir.as_raw_fd(),
-                name.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if fd < 0 {
-            let err = io::Error::last_os_error();
+        let fd = open_beneath(&self.dir, relative.as_os_str().as_bytes(), libc::O_RDONLY, 0)
             // EXDEV: the path tried to leave the root. Say "not found", as for any absent file.
-            return Err(match err.raw_os_error() {
+            .map_err(|err| match err.raw_os_error() {
                 Some(libc::EXDEV) => io::Error::new(io::ErrorKind::NotFound, "outside the root"),
                 _ => err,
-            });
-        }
-        // SAFETY: openat2 returned a fresh descriptor that nothing else owns.
-        let file = File::from(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+            })?;
+        let file = File::from(fd);
         let metadata = file.metadata()?;
         Ok(Opened {
             path: self.path.join(relative),
@@ -125,46 +96,6 @@ pub fn list_directory(path: &Path) -> io::Result<Vec<Entry>> {
         });
     }
     Ok(entries)
-}
-
-/// Sends `len` bytes of `file` from `offset` to `stream` with `sendfile(2)`, waiting for the
-/// socket whenever its buffer is full.
-pub async fn send_file(stream: &TcpStream, file: &File, offset: u64, len: u64) -> io::Result<()> {
-    let mut offset = i64::try_from(offset).map_err(io::Error::other)?;
-    let mut left = len;
-    while left > 0 {
-        stream.writable().await?;
-        let chunk = usize::try_from(left.min(1 << 30)).unwrap_or(1 << 30);
-        let mut sent = None;
-        // A short send means the socket buffer is full: clear the readiness at once (as
-        // `receive` does for reads) instead of asking again only to hear `EAGAIN`.
-        let outcome = stream.try_io(Interest::WRITABLE, || {
-            // SAFETY: both descriptors are open for the duration of the call, and `offset` is a
-            // valid pointer the kernel updates.
-            let n =
-                unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut offset, chunk) };
-            let n = u64::try_from(n).map_err(|_| io::Error::last_os_error())?;
-            sent = Some(n);
-            if n > 0 && n < chunk as u64 {
-                Err(io::ErrorKind::WouldBlock.into())
-            } else {
-                Ok(())
-            }
-        });
-        match (sent, outcome) {
-            (Some(0), _) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the file is shorter than it was",
-                ));
-            }
-            (Some(n), _) => left -= n.min(left),
-            (None, Err(err)) if err.kind() == io::ErrorKind::WouldBlock => {}
-            (None, Err(err)) => return Err(err),
-            (None, Ok(())) => {}
-        }
-    }
-    Ok(())
 }
 
 /// Writes all of `bytes` with `MSG_MORE`: the kernel holds them back until the next write or
@@ -248,6 +179,8 @@ pub async fn receive(
 
 #[cfg(test)]
 mod tests {
+    use appnet_core::files::send_file;
+
     use super::*;
 
     #[test]

@@ -1,7 +1,7 @@
 //! The tokio driver of the static HTTP server: accepts connections, feeds their bytes to the
 //! sans-IO codec ([`crate::proto::ServerConn`]), answers GET and HEAD from the file system with
 //! the plan of [`crate::site::respond`], and writes responses, in order, on persistent
-//! connections (RFC 9112 §9.3). Files go out with `sendfile(2)` ([`files::send_file`]).
+//! connections (RFC 9112 §9.3). Files go out with `sendfile(2)` ([`appnet_core::files::send_file`]).
 
 pub mod access_log;
 mod compress;
@@ -32,7 +32,8 @@ use crate::site::path::{PathError, SitePath, parse_target};
 use crate::site::respond::{FileFacts, Plan, plan_file};
 
 use self::access_log::{AccessLog, LogLine};
-use self::files::{Opened, RECEIVE_CHUNK, Root, list_directory, receive, send_file, send_more};
+use self::files::{Opened, RECEIVE_CHUNK, Root, list_directory, receive, send_more};
+use appnet_core::files::send_file;
 
 /// The `Server` field of every response.
 const SERVER: &str = concat!("appnet/", env!("CARGO_PKG_VERSION"));

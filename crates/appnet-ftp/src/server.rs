@@ -1,0 +1,713 @@
+//! The tokio driver of the FTP server: accepts control connections and runs each through a
+//! [`Session`], doing what it asks — checking passwords off the async threads (with the
+//! [`LoginThrottle`]'s delay on failure), upgrading to TLS on AUTH TLS (RFC 4217 §4), opening
+//! passive ports from the configured range, and moving bytes over data connections (RFC 959
+//! §3.2-3.3) while still reading the control connection for ABOR and STAT.
+//!
+//! Data connections: a passive listener accepts only the control connection's client (a
+//! stranger who guesses the port gets nothing, RFC 2577 §5); an active one connects from the
+//! control connection's local address. Binary files go out with `sendfile(2)` unless the data
+//! connection is TLS; uploads are committed to disk before the 226.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use appnet_core::files::send_file;
+use appnet_core::lifecycle::Shutdown;
+use appnet_core::net::accept_connections;
+use appnet_core::password::{is_valid_hash, verify_password};
+use appnet_core::trace::{Role, TraceScope, Tracer};
+use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use crate::ascii;
+use crate::config::{FtpConfig, PortRange};
+use crate::session::{
+    Access, DataConnect, Output, Payload, Session, SessionConfig, Transfer, TransferOutcome,
+};
+use crate::throttle::LoginThrottle;
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bytes read or written at a time when a transfer cannot use sendfile.
+const CHUNK: usize = 64 * 1024;
+/// The control connection's read buffer.
+const CONTROL_BUFFER: usize = 4096;
+
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("user {0}: the password is not an argon2 hash (make one with `appnet ftp adduser`)")]
+    BadHash(String),
+    #[error("{0}: not a directory we can serve: {1}")]
+    BadRoot(String, io::Error),
+}
+
+/// What every connection of one server shares.
+struct Context {
+    /// Password hash and access, by user name.
+    accounts: HashMap<String, (String, Access)>,
+    anonymous: Option<Access>,
+    tls: Option<TlsAcceptor>,
+    passive_ports: Option<PortRange>,
+    /// Where the next passive-port search starts, so sessions spread over the range.
+    next_passive: AtomicUsize,
+    advertise: Option<IpAddr>,
+    idle_timeout: Duration,
+    data_timeout: Duration,
+    loopback_login_without_tls: bool,
+    throttle: Mutex<LoginThrottle>,
+    tracer: Tracer,
+}
+
+/// An FTP server ready to run on a listener.
+pub struct FtpServer {
+    context: Arc<Context>,
+    max_connections: usize,
+}
+
+impl FtpServer {
+    /// A server for `config`'s users and trees; `tls` enables AUTH TLS.
+    pub fn new(
+        config: &FtpConfig,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        tracer: Tracer,
+    ) -> Result<FtpServer, ServerError> {
+        let check_root = |path: &std::path::Path| match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(ServerError::BadRoot(
+                path.display().to_string(),
+                io::Error::from(io::ErrorKind::NotADirectory),
+            )),
+            Err(err) => Err(ServerError::BadRoot(path.display().to_string(), err)),
+        };
+        let mut accounts = HashMap::new();
+        for user in &config.users {
+            if !is_valid_hash(&user.password) {
+                return Err(ServerError::BadHash(user.name.clone()));
+            }
+            let root = user.root.clone().unwrap_or_else(|| config.root.clone());
+            check_root(&root)?;
+            let access = Access {
+                root,
+                write: user.write,
+            };
+            accounts.insert(user.name.clone(), (user.password.clone(), access));
+        }
+        let anonymous = if config.anonymous {
+            check_root(&config.root)?;
+            Some(Access {
+                root: config.root.clone(),
+                write: config.anonymous_write,
+            })
+        } else {
+            None
+        };
+        Ok(FtpServer {
+            context: Arc::new(Context {
+                accounts,
+                anonymous,
+                tls: tls.map(TlsAcceptor::from),
+                passive_ports: config.passive_ports.clone(),
+                next_passive: AtomicUsize::new(rand::random::<u16>().into()),
+                advertise: config.advertise,
+                idle_timeout: config.idle_timeout.0,
+                data_timeout: config.data_timeout.0,
+                loopback_login_without_tls: config.loopback_login_without_tls,
+                throttle: Mutex::new(LoginThrottle::default()),
+                tracer,
+            }),
+            max_connections: config.max_connections,
+        })
+    }
+
+    /// Serves control connections on `listener` until `shutdown`.
+    pub async fn run(self, listener: TcpListener, shutdown: Shutdown) -> io::Result<()> {
+        let context = self.context;
+        accept_connections(
+            listener,
+            self.max_connections,
+            shutdown,
+            "ftp",
+            move |stream, peer| {
+                let context = context.clone();
+                async move { serve_connection(context, stream, peer).await }
+            },
+        )
+        .await
+    }
+}
+
+async fn serve_connection(
+    context: Arc<Context>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) -> io::Result<()> {
+    let blocked = lock(&context.throttle).is_blocked(peer.ip(), Instant::now());
+    if blocked {
+        stream
+            .write_all(b"421 Too many failed logins from your address; try again later.\r\n")
+            .await?;
+        return Ok(());
+    }
+    stream.set_nodelay(true)?;
+    keep_urgent_data_inline(&stream)?;
+    let local = stream.local_addr()?;
+    let session = Session::new(SessionConfig {
+        greeting: "appnet FTP server ready.".into(),
+        peer: peer.ip(),
+        tls_available: context.tls.is_some(),
+        plaintext_login: context.loopback_login_without_tls && peer.ip().is_loopback(),
+        anonymous: context.anonymous.clone(),
+    });
+    let mut connection = Connection {
+        trace: context.tracer.scope("ftp", Role::Server, local, peer),
+        context,
+        control: Stream::Plain(stream),
+        session,
+        passive: None,
+        local,
+        peer,
+        pending: Vec::new(),
+    };
+    connection.run().await
+}
+
+/// Clients send ABOR with the Telnet Synch as TCP urgent data (RFC 959 §4.1.3); kept inline,
+/// the urgent byte stays in the stream, where the session's line reader drops the Telnet
+/// bytes, instead of vanishing from it.
+fn keep_urgent_data_inline(stream: &TcpStream) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and an int option of the right size.
+    let result = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_OOBINLINE,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if result < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+struct Connection {
+    context: Arc<Context>,
+    trace: TraceScope,
+    control: Stream,
+    session: Session,
+    /// The passive listener a PASV or EPSV opened, for the next transfer.
+    passive: Option<TcpListener>,
+    local: SocketAddr,
+    peer: SocketAddr,
+    /// Replies not yet written.
+    pending: Vec<u8>,
+}
+
+/// What the session's outputs asked of the connection loop.
+enum Step {
+    Continue,
+    Close,
+}
+
+impl Connection {
+    async fn run(&mut self) -> io::Result<()> {
+        let mut buf = vec![0u8; CONTROL_BUFFER];
+        loop {
+            if let Step::Close = self.do_outputs().await? {
+                self.flush().await?;
+                let _ = self.control.shutdown().await;
+                return Ok(());
+            }
+            self.flush().await?;
+            let read = match timeout(self.context.idle_timeout, self.control.read(&mut buf)).await
+            {
+                Ok(read) => read?,
+                Err(_) => {
+                    self.send(b"421 Timeout: no command for too long; closing.\r\n");
+                    self.flush().await?;
+                    return Ok(());
+                }
+            };
+            if read == 0 {
+                return Ok(());
+            }
+            self.session.feed(&buf[..read]);
+        }
+    }
+
+    /// Does what the session asked, until it has nothing more to say.
+    async fn do_outputs(&mut self) -> io::Result<Step> {
+        while let Some(output) = self.session.poll_output() {
+            match output {
+                Output::Send(bytes) => self.send(&bytes),
+                Output::Received(line) => self.trace_received(&line),
+                Output::Authenticate { user, password } => {
+                    self.flush().await?;
+                    let access = self.authenticate(user, password).await;
+                    self.session.login_result(access);
+                }
+                Output::StartTls => {
+                    self.flush().await?;
+                    self.start_tls().await?;
+                    self.session.tls_established();
+                }
+                Output::OpenPassive => {
+                    let address = self.open_passive();
+                    self.session.passive_opened(address);
+                }
+                Output::DropPassive => self.passive = None,
+                Output::Transfer(transfer) => {
+                    self.flush().await?;
+                    let outcome = self.transfer(transfer).await?;
+                    self.session.transfer_finished(outcome);
+                }
+                // ABOR outside a transfer is answered by the session itself.
+                Output::Abort => {}
+                Output::Close => return Ok(Step::Close),
+            }
+        }
+        Ok(Step::Continue)
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.trace.sent(bytes, || summarize(bytes));
+        self.pending.extend_from_slice(bytes);
+    }
+
+    fn trace_received(&self, line: &[u8]) {
+        self.trace.received(line, || String::from_utf8_lossy(line).into_owned());
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.control.write_all(&self.pending).await?;
+            self.control.flush().await?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// Checks a password on a blocking thread (argon2 is slow on purpose); a failure is
+    /// answered only after the throttle's delay for this address.
+    async fn authenticate(&self, user: String, password: String) -> Option<Access> {
+        let context = self.context.clone();
+        let access = tokio::task::spawn_blocking(move || {
+            let account = context.accounts.get(&user);
+            let stored = account.map(|(hash, _)| hash.as_str());
+            verify_password(stored, &password).then(|| account.map(|(_, access)| access.clone()))
+        })
+        .await
+        .ok()
+        .flatten()
+        .flatten();
+        let ip = self.peer.ip();
+        match &access {
+            Some(_) => lock(&self.context.throttle).succeeded(ip),
+            None => {
+                let delay = lock(&self.context.throttle).failed(ip, Instant::now());
+                tokio::time::sleep(delay).await;
+            }
+        }
+        access
+    }
+
+    async fn start_tls(&mut self) -> io::Result<()> {
+        let acceptor = self
+            .context
+            .tls
+            .clone()
+            .ok_or_else(|| io::Error::other("no TLS configured"))?;
+        let Stream::Plain(stream) = std::mem::replace(&mut self.control, Stream::Closed) else {
+            return Err(io::Error::other("TLS is already active"));
+        };
+        let tls = timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+        self.control = Stream::Tls(Box::new(tls));
+        Ok(())
+    }
+
+    /// Listens for a passive data connection on the control connection's local address, on
+    /// a free port of the range; the address to tell the client, or `None` if none is free.
+    fn open_passive(&mut self) -> Option<SocketAddr> {
+        self.passive = None;
+        let ip = self.local.ip();
+        let listener = match &self.context.passive_ports {
+            None => bind_listener(SocketAddr::new(ip, 0)).ok()?,
+            Some(range) => {
+                let ports: Vec<u16> = range.ports().collect();
+                let start = self.context.next_passive.fetch_add(1, Ordering::Relaxed);
+                (0..ports.len())
+                    .map(|i| ports[(start + i) % ports.len()])
+                    .find_map(|port| bind_listener(SocketAddr::new(ip, port)).ok())?
+            }
+        };
+        let port = listener.local_addr().ok()?.port();
+        self.passive = Some(listener);
+        let shown = match (self.context.advertise, ip) {
+            (Some(advertise), _) => advertise,
+            (None, ip) => ip,
+        };
+        Some(SocketAddr::new(shown, port))
+    }
+
+    /// Runs one transfer: opens the data connection, sends the 150, moves the bytes while
+    /// watching the control connection for ABOR, and reports how it ended.
+    async fn transfer(&mut self, transfer: Transfer) -> io::Result<TransferOutcome> {
+        let Transfer {
+            connect,
+            protected,
+            payload,
+            opening,
+        } = transfer;
+        let passive = self.passive.take();
+        let data_timeout = self.context.data_timeout;
+        let Some(tcp) = self.open_data(connect, passive).await else {
+            return Ok(TransferOutcome::NoConnection);
+        };
+        let data_trace = self.context.tracer.scope(
+            "ftp-data",
+            Role::Server,
+            tcp.local_addr()?,
+            tcp.peer_addr()?,
+        );
+        let mode = match connect {
+            DataConnect::Passive => "passive",
+            DataConnect::Active(_) => "active",
+        };
+        data_trace.sent(b"", || format!("data connection opened ({mode})"));
+        self.session.data_opened(opening);
+        self.do_replies_only()?;
+        self.flush().await?;
+
+        let tls = if protected {
+            self.context.tls.clone()
+        } else {
+            None
+        };
+        let mover = move_data(tcp, tls, payload, data_timeout);
+        tokio::pin!(mover);
+        let mut buf = vec![0u8; CONTROL_BUFFER];
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut mover => break outcome,
+                read = self.control.read(&mut buf) => {
+                    let read = read?;
+                    if read == 0 {
+                        // The client left: the transfer has no one to report to.
+                        return Err(io::Error::from(io::ErrorKind::ConnectionAborted));
+                    }
+                    self.session.feed(&buf[..read]);
+                    if self.do_replies_only()? {
+                        break TransferOutcome::Aborted;
+                    }
+                    self.flush().await?;
+                }
+            }
+        };
+        data_trace.sent(b"", || match &outcome {
+            TransferOutcome::Complete { bytes } => {
+                format!("data connection closed: {bytes} bytes, complete")
+            }
+            other => format!("data connection closed: {other:?}"),
+        });
+        Ok(outcome)
+    }
+
+    /// During a transfer the session only replies (STAT), traces, asks to abort, or gives
+    /// up on a flooding client; whether ABOR was asked.
+    fn do_replies_only(&mut self) -> io::Result<bool> {
+        let mut abort = false;
+        while let Some(output) = self.session.poll_output() {
+            match output {
+                Output::Send(bytes) => self.send(&bytes),
+                Output::Received(line) => self.trace_received(&line),
+                Output::Abort => abort = true,
+                Output::Close => return Err(io::Error::other("client flooded a transfer")),
+                other => {
+                    return Err(io::Error::other(format!(
+                        "unexpected session output during a transfer: {other:?}"
+                    )));
+                }
+            }
+        }
+        Ok(abort)
+    }
+
+    /// The data connection's TCP stream, or `None` if it could not be opened in time.
+    async fn open_data(
+        &self,
+        connect: DataConnect,
+        passive: Option<TcpListener>,
+    ) -> Option<TcpStream> {
+        let deadline = tokio::time::Instant::now() + self.context.data_timeout;
+        let stream = match connect {
+            DataConnect::Passive => {
+                let listener = passive?;
+                loop {
+                    let (stream, from) =
+                        tokio::time::timeout_at(deadline, listener.accept()).await.ok()?.ok()?;
+                    if from.ip() == self.peer.ip() {
+                        break stream;
+                    }
+                    tracing::warn!(
+                        "ftp: refused a data connection from {from}: the session is {}'s",
+                        self.peer.ip()
+                    );
+                }
+            }
+            DataConnect::Active(address) => {
+                let socket = match address {
+                    SocketAddr::V4(_) => TcpSocket::new_v4(),
+                    SocketAddr::V6(_) => TcpSocket::new_v6(),
+                }
+                .ok()?;
+                socket.bind(SocketAddr::new(self.local.ip(), 0)).ok()?;
+                tokio::time::timeout_at(deadline, socket.connect(address))
+                    .await
+                    .ok()?
+                    .ok()?
+            }
+        };
+        stream.set_nodelay(true).ok()?;
+        Some(stream)
+    }
+}
+
+fn bind_listener(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(address)?;
+    socket.listen(1)
+}
+
+/// Moves a payload over a data connection (TLS first if `tls`), every wait bounded by
+/// `data_timeout`; commits an upload that arrived whole.
+async fn move_data(
+    tcp: TcpStream,
+    tls: Option<TlsAcceptor>,
+    payload: Payload,
+    data_timeout: Duration,
+) -> TransferOutcome {
+    let mut stream = match tls {
+        None => Stream::Plain(tcp),
+        Some(acceptor) => match timeout(data_timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
+            _ => return TransferOutcome::Broken,
+        },
+    };
+    let result = match payload {
+        Payload::Listing(bytes) => {
+            bounded(data_timeout, stream.write_all(&bytes)).await.map(|()| bytes.len() as u64)
+        }
+        Payload::Send {
+            file,
+            offset,
+            length,
+            ascii,
+        } => send(&mut stream, file, offset, length, ascii, data_timeout).await,
+        Payload::Receive { upload, ascii } => {
+            return receive(&mut stream, upload, ascii, data_timeout).await;
+        }
+    };
+    match result {
+        Ok(bytes) => match bounded(data_timeout, stream.shutdown()).await {
+            Ok(()) => TransferOutcome::Complete { bytes },
+            Err(_) => TransferOutcome::Broken,
+        },
+        Err(Failure::Network) => TransferOutcome::Broken,
+        Err(Failure::Local(err)) => TransferOutcome::LocalError(err),
+    }
+}
+
+/// Why a transfer stopped: the connection, or our own disk.
+enum Failure {
+    Network,
+    Local(io::Error),
+}
+
+/// A network wait with the data timeout; any failure is the network's.
+async fn bounded<T>(
+    limit: Duration,
+    future: impl Future<Output = io::Result<T>>,
+) -> Result<T, Failure> {
+    match timeout(limit, future).await {
+        Ok(Ok(value)) => Ok(value),
+        _ => Err(Failure::Network),
+    }
+}
+
+async fn send(
+    stream: &mut Stream,
+    file: std::fs::File,
+    offset: u64,
+    length: u64,
+    ascii: bool,
+    data_timeout: Duration,
+) -> Result<u64, Failure> {
+    if let (Stream::Plain(tcp), false) = (&*stream, ascii) {
+        // sendfile waits for the socket itself; the timeout bounds the whole file at the
+        // slowest rate anyone should need (1 MiB per data timeout).
+        let limit = data_timeout.saturating_mul(u32::try_from(length >> 20).unwrap_or(u32::MAX).max(1));
+        return match timeout(limit, send_file(tcp, &file, offset, length)).await {
+            Ok(Ok(())) => Ok(length),
+            Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => Err(Failure::Local(err)),
+            _ => Err(Failure::Network),
+        };
+    }
+    use std::os::unix::fs::FileExt;
+    let mut converter = ascii.then(ascii::ToNetwork::default);
+    let mut buf = vec![0u8; CHUNK];
+    let mut converted = Vec::new();
+    let (mut position, end, mut sent) = (offset, offset + length, 0u64);
+    while position < end {
+        let want = usize::try_from(end - position).map_or(CHUNK, |left| left.min(CHUNK));
+        // A page-cache read; short enough not to hold the async thread.
+        let read = file
+            .read_at(&mut buf[..want], position)
+            .map_err(Failure::Local)?;
+        if read == 0 {
+            return Err(Failure::Local(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the file is shorter than it was",
+            )));
+        }
+        position += read as u64;
+        let bytes = match converter.as_mut() {
+            Some(converter) => {
+                converted.clear();
+                converter.convert(&buf[..read], &mut converted);
+                &converted[..]
+            }
+            None => &buf[..read],
+        };
+        bounded(data_timeout, stream.write_all(bytes)).await?;
+        sent += bytes.len() as u64;
+    }
+    Ok(sent)
+}
+
+async fn receive(
+    stream: &mut Stream,
+    mut upload: crate::fs::Upload,
+    ascii: bool,
+    data_timeout: Duration,
+) -> TransferOutcome {
+    use std::io::Write;
+    let mut converter = ascii.then(ascii::FromNetwork::default);
+    let mut buf = vec![0u8; CHUNK];
+    let mut converted = Vec::new();
+    let mut received = 0u64;
+    loop {
+        let read = match timeout(data_timeout, stream.read(&mut buf)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(read)) => read,
+            // A TLS peer that closes without close_notify has still sent everything it meant
+            // to: FTP marks the end of a stream-mode file by closing the connection.
+            Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => break,
+            _ => return TransferOutcome::Broken,
+        };
+        received += read as u64;
+        let bytes = match converter.as_mut() {
+            Some(converter) => {
+                converted.clear();
+                converter.convert(&buf[..read], &mut converted);
+                &converted[..]
+            }
+            None => &buf[..read],
+        };
+        if let Err(err) = upload.file.write_all(bytes) {
+            return TransferOutcome::LocalError(err);
+        }
+    }
+    if let Some(mut converter) = converter {
+        converted.clear();
+        converter.finish(&mut converted);
+        if let Err(err) = upload.file.write_all(&converted) {
+            return TransferOutcome::LocalError(err);
+        }
+    }
+    match tokio::task::spawn_blocking(move || upload.commit()).await {
+        Ok(Ok(())) => TransferOutcome::Complete { bytes: received },
+        Ok(Err(err)) => TransferOutcome::LocalError(err),
+        Err(err) => TransferOutcome::LocalError(io::Error::other(err)),
+    }
+}
+
+/// A reply as the trace shows it: its first line.
+fn summarize(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A control or data connection, before or after TLS.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Between taking the plain stream for the handshake and putting the TLS one back.
+    Closed,
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+            Stream::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+            Stream::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+            Stream::Closed => Poll::Ready(Ok(())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+            Stream::Closed => Poll::Ready(Ok(())),
+        }
+    }
+}
