@@ -7,6 +7,7 @@
 //! - [`files`]: opening paths confined beneath a directory (`openat2`), and `sendfile`.
 //! - [`net`]: the bounded TCP accept loop every server shares.
 //! - [`password`]: argon2id password hashes for the accounts in config files.
+//! - [`transport`]: a TCP stream with or without TLS, for drivers that handle both.
 //! - [`tls`]: locally generated TLS material (a private CA and a leaf certificate) as rustls configs.
 
 pub mod config;
@@ -15,4 +16,5 @@ pub mod lifecycle;
 pub mod net;
 pub mod password;
 pub mod tls;
+pub mod transport;
 pub mod trace;

@@ -2,14 +2,36 @@
 //! each bare LF becomes CRLF; receiving, CRLF becomes LF. Both keep state across chunk
 //! boundaries, so a CR at the end of one read and its LF at the start of the next still pair.
 
+/// One direction of the conversion.
+pub trait Convert {
+    /// Appends `input`, converted, to `output`.
+    fn convert(&mut self, input: &[u8], output: &mut Vec<u8>);
+}
+
+/// `input` through `converter` (into `scratch`), or as it is without one (TYPE I).
+pub fn through<'a, C: Convert>(
+    converter: Option<&mut C>,
+    input: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> &'a [u8] {
+    match converter {
+        Some(converter) => {
+            scratch.clear();
+            converter.convert(input, scratch);
+            scratch
+        }
+        None => input,
+    }
+}
+
 /// File bytes → network bytes.
 #[derive(Debug, Default)]
 pub struct ToNetwork {
     last_was_cr: bool,
 }
 
-impl ToNetwork {
-    pub fn convert(&mut self, input: &[u8], output: &mut Vec<u8>) {
+impl Convert for ToNetwork {
+    fn convert(&mut self, input: &[u8], output: &mut Vec<u8>) {
         output.reserve(input.len() + input.len() / 32);
         for &byte in input {
             if byte == b'\n' && !self.last_was_cr {
@@ -28,8 +50,8 @@ pub struct FromNetwork {
     pending_cr: bool,
 }
 
-impl FromNetwork {
-    pub fn convert(&mut self, input: &[u8], output: &mut Vec<u8>) {
+impl Convert for FromNetwork {
+    fn convert(&mut self, input: &[u8], output: &mut Vec<u8>) {
         output.reserve(input.len());
         for &byte in input {
             if std::mem::take(&mut self.pending_cr) && byte != b'\n' {
@@ -42,7 +64,9 @@ impl FromNetwork {
             }
         }
     }
+}
 
+impl FromNetwork {
     /// The end of the data: a CR still held was a lone one.
     pub fn finish(&mut self, output: &mut Vec<u8>) {
         if std::mem::take(&mut self.pending_cr) {

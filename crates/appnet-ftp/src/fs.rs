@@ -310,8 +310,8 @@ impl Root {
         if name == b"." || name == b".." {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
-        let name = CString::new(name.clone())
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let name =
+            CString::new(name.clone()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let dir = self.beneath(
             &path.parent().relative(),
             libc::O_RDONLY | libc::O_DIRECTORY,
@@ -505,10 +505,17 @@ mod tests {
         upload.commit().unwrap();
         assert_eq!(std::fs::read(&on_disk).unwrap(), b"new text");
 
-        let mut dropped = root.begin_upload(&path("docs/half"), UploadMode::Replace).unwrap();
+        let mut dropped = root
+            .begin_upload(&path("docs/half"), UploadMode::Replace)
+            .unwrap();
         dropped.file.write_all(b"half").unwrap();
         drop(dropped);
-        assert_eq!(std::fs::read_dir(dir.path().join("root/docs")).unwrap().count(), 1);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("root/docs"))
+                .unwrap()
+                .count(),
+            1
+        );
     }
 
     #[test]
@@ -537,7 +544,10 @@ mod tests {
         assert!(root.remove_dir(&VirtualPath::root()).is_err());
         assert!(root.remove_file(&path("docs")).is_err());
         root.remove_file(&path("up-link")).unwrap();
-        assert!(dir.path().join("secret").exists(), "the link went, not its target");
+        assert!(
+            dir.path().join("secret").exists(),
+            "the link went, not its target"
+        );
         let unique = root.unique_name(&path("docs"), b"readme.txt").unwrap();
         assert_eq!(unique, path("docs/readme.txt.1"));
     }

@@ -112,7 +112,13 @@ pub fn mlsd(facts: FactSet, dir: &Meta, entries: &[Entry], writable: bool) -> Ve
     let mut out = mlsx_line(facts, dir, Role::ThisDir, writable, b".");
     out.extend_from_slice(b"\r\n");
     for entry in entries {
-        out.extend(mlsx_line(facts, &entry.meta, Role::Listed, writable, &entry.name));
+        out.extend(mlsx_line(
+            facts,
+            &entry.meta,
+            Role::Listed,
+            writable,
+            &entry.name,
+        ));
         out.extend_from_slice(b"\r\n");
     }
     out
@@ -160,7 +166,12 @@ fn ls_date(seconds: i64, now: i64) -> String {
     let at = utc(seconds);
     let month = &MONTHS[usize::from(u8::from(at.month())) - 1];
     if (now - seconds).abs() < SIX_MONTHS {
-        format!("{month} {:>2} {:02}:{:02}", at.day(), at.hour(), at.minute())
+        format!(
+            "{month} {:>2} {:02}:{:02}",
+            at.day(),
+            at.hour(),
+            at.minute()
+        )
     } else {
         format!("{month} {:>2}  {}", at.day(), at.year())
     }
@@ -225,10 +236,7 @@ mod tests {
         );
         let facts = FactSet::from_request("size;Type;bogus;");
         assert_eq!(facts.selected(), "type;size;");
-        assert_eq!(
-            facts.feature_line(),
-            "MLST type*;size*;modify;perm;unique;"
-        );
+        assert_eq!(facts.feature_line(), "MLST type*;size*;modify;perm;unique;");
         let line = mlsx_line(facts, &file(5, 0), Role::ThisDir, true, b".");
         assert_eq!(line, b"type=cdir;size=5; .");
     }

@@ -12,10 +12,8 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use appnet_core::files::send_file;
@@ -23,12 +21,12 @@ use appnet_core::lifecycle::Shutdown;
 use appnet_core::net::accept_connections;
 use appnet_core::password::{is_valid_hash, verify_password};
 use appnet_core::trace::{Role, TraceScope, Tracer};
+use appnet_core::transport::Transport;
 use thiserror::Error;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use crate::ascii;
 use crate::config::{FtpConfig, PortRange};
@@ -41,6 +39,8 @@ use crate::throttle::LoginThrottle;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes read or written at a time when a transfer cannot use sendfile.
 const CHUNK: usize = 64 * 1024;
+/// A sendfile transfer must move this much per data timeout (17 KiB/s at the default 60 s).
+const SENDFILE_CHUNK: u64 = 1 << 20;
 /// The control connection's read buffer.
 const CONTROL_BUFFER: usize = 4096;
 
@@ -172,7 +172,7 @@ async fn serve_connection(
     let mut connection = Connection {
         trace: context.tracer.scope("ftp", Role::Server, local, peer),
         context,
-        control: Stream::Plain(stream),
+        control: Some(Transport::Plain(stream)),
         session,
         passive: None,
         local,
@@ -207,7 +207,8 @@ fn keep_urgent_data_inline(stream: &TcpStream) -> io::Result<()> {
 struct Connection {
     context: Arc<Context>,
     trace: TraceScope,
-    control: Stream,
+    /// `None` only while the TLS handshake has it.
+    control: Option<Transport>,
     session: Session,
     /// The passive listener a PASV or EPSV opened, for the next transfer.
     passive: Option<TcpListener>,
@@ -215,6 +216,13 @@ struct Connection {
     peer: SocketAddr,
     /// Replies not yet written.
     pending: Vec<u8>,
+}
+
+/// What the session asked for while a transfer runs.
+enum During {
+    Continue,
+    Abort,
+    Close,
 }
 
 /// What the session's outputs asked of the connection loop.
@@ -229,12 +237,12 @@ impl Connection {
         loop {
             if let Step::Close = self.do_outputs().await? {
                 self.flush().await?;
-                let _ = self.control.shutdown().await;
+                let _ = self.control()?.shutdown().await;
                 return Ok(());
             }
             self.flush().await?;
-            let read = match timeout(self.context.idle_timeout, self.control.read(&mut buf)).await
-            {
+            let idle_timeout = self.context.idle_timeout;
+            let read = match timeout(idle_timeout, read_all(self.control()?, &mut buf)).await {
                 Ok(read) => read?,
                 Err(_) => {
                     self.send(b"421 Timeout: no command for too long; closing.\r\n");
@@ -289,16 +297,24 @@ impl Connection {
     }
 
     fn trace_received(&self, line: &[u8]) {
-        self.trace.received(line, || String::from_utf8_lossy(line).into_owned());
+        self.trace
+            .received(line, || String::from_utf8_lossy(line).into_owned());
     }
 
     async fn flush(&mut self) -> io::Result<()> {
         if !self.pending.is_empty() {
-            self.control.write_all(&self.pending).await?;
-            self.control.flush().await?;
-            self.pending.clear();
+            let pending = std::mem::take(&mut self.pending);
+            let control = self.control()?;
+            control.write_all(&pending).await?;
+            control.flush().await?;
         }
         Ok(())
+    }
+
+    fn control(&mut self) -> io::Result<&mut Transport> {
+        self.control
+            .as_mut()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
     }
 
     /// Checks a password on a blocking thread (argon2 is slow on purpose); a failure is
@@ -331,13 +347,13 @@ impl Connection {
             .tls
             .clone()
             .ok_or_else(|| io::Error::other("no TLS configured"))?;
-        let Stream::Plain(stream) = std::mem::replace(&mut self.control, Stream::Closed) else {
+        let Some(Transport::Plain(stream)) = self.control.take() else {
             return Err(io::Error::other("TLS is already active"));
         };
         let tls = timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
             .await
             .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
-        self.control = Stream::Tls(Box::new(tls));
+        self.control = Some(Transport::tls(tls));
         Ok(())
     }
 
@@ -405,17 +421,23 @@ impl Connection {
         let outcome = loop {
             tokio::select! {
                 outcome = &mut mover => break outcome,
-                read = self.control.read(&mut buf) => {
+                read = read_all(self.control.as_mut().ok_or(io::ErrorKind::NotConnected)?, &mut buf) => {
                     let read = read?;
                     if read == 0 {
                         // The client left: the transfer has no one to report to.
                         return Err(io::Error::from(io::ErrorKind::ConnectionAborted));
                     }
                     self.session.feed(&buf[..read]);
-                    if self.do_replies_only()? {
-                        break TransferOutcome::Aborted;
-                    }
+                    let during = self.do_replies_only()?;
                     self.flush().await?;
+                    match during {
+                        During::Continue => {}
+                        During::Abort => break TransferOutcome::Aborted,
+                        During::Close => {
+                            let _ = self.control()?.shutdown().await;
+                            return Err(io::Error::other("the client flooded a transfer"));
+                        }
+                    }
                 }
             }
         };
@@ -429,15 +451,15 @@ impl Connection {
     }
 
     /// During a transfer the session only replies (STAT), traces, asks to abort, or gives
-    /// up on a flooding client; whether ABOR was asked.
-    fn do_replies_only(&mut self) -> io::Result<bool> {
-        let mut abort = false;
+    /// up on a flooding client.
+    fn do_replies_only(&mut self) -> io::Result<During> {
+        let mut during = During::Continue;
         while let Some(output) = self.session.poll_output() {
             match output {
                 Output::Send(bytes) => self.send(&bytes),
                 Output::Received(line) => self.trace_received(&line),
-                Output::Abort => abort = true,
-                Output::Close => return Err(io::Error::other("client flooded a transfer")),
+                Output::Abort => during = During::Abort,
+                Output::Close => return Ok(During::Close),
                 other => {
                     return Err(io::Error::other(format!(
                         "unexpected session output during a transfer: {other:?}"
@@ -445,7 +467,7 @@ impl Connection {
                 }
             }
         }
-        Ok(abort)
+        Ok(during)
     }
 
     /// The data connection's TCP stream, or `None` if it could not be opened in time.
@@ -459,8 +481,10 @@ impl Connection {
             DataConnect::Passive => {
                 let listener = passive?;
                 loop {
-                    let (stream, from) =
-                        tokio::time::timeout_at(deadline, listener.accept()).await.ok()?.ok()?;
+                    let (stream, from) = tokio::time::timeout_at(deadline, listener.accept())
+                        .await
+                        .ok()?
+                        .ok()?;
                     if from.ip() == self.peer.ip() {
                         break stream;
                     }
@@ -493,6 +517,9 @@ fn bind_listener(address: SocketAddr) -> io::Result<TcpListener> {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
     };
+    // A passive port's last data connection may linger in TIME_WAIT; it must not keep the
+    // port from the next session.
+    socket.set_reuseaddr(true)?;
     socket.bind(address)?;
     socket.listen(1)
 }
@@ -506,16 +533,16 @@ async fn move_data(
     data_timeout: Duration,
 ) -> TransferOutcome {
     let mut stream = match tls {
-        None => Stream::Plain(tcp),
+        None => Transport::Plain(tcp),
         Some(acceptor) => match timeout(data_timeout, acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => Stream::Tls(Box::new(tls)),
+            Ok(Ok(tls)) => Transport::tls(tls),
             _ => return TransferOutcome::Broken,
         },
     };
     let result = match payload {
-        Payload::Listing(bytes) => {
-            bounded(data_timeout, stream.write_all(&bytes)).await.map(|()| bytes.len() as u64)
-        }
+        Payload::Listing(bytes) => bounded(data_timeout, stream.write_all(&bytes))
+            .await
+            .map(|()| bytes.len() as u64),
         Payload::Send {
             file,
             offset,
@@ -554,22 +581,28 @@ async fn bounded<T>(
 }
 
 async fn send(
-    stream: &mut Stream,
+    stream: &mut Transport,
     file: std::fs::File,
     offset: u64,
     length: u64,
     ascii: bool,
     data_timeout: Duration,
 ) -> Result<u64, Failure> {
-    if let (Stream::Plain(tcp), false) = (&*stream, ascii) {
-        // sendfile waits for the socket itself; the timeout bounds the whole file at the
-        // slowest rate anyone should need (1 MiB per data timeout).
-        let limit = data_timeout.saturating_mul(u32::try_from(length >> 20).unwrap_or(u32::MAX).max(1));
-        return match timeout(limit, send_file(tcp, &file, offset, length)).await {
-            Ok(Ok(())) => Ok(length),
-            Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => Err(Failure::Local(err)),
-            _ => Err(Failure::Network),
-        };
+    if let (Transport::Plain(tcp), false) = (&*stream, ascii) {
+        // sendfile waits for the socket itself: a stalled client is one that takes more
+        // than the data timeout for a whole chunk.
+        let mut sent = 0;
+        while sent < length {
+            let chunk = (length - sent).min(SENDFILE_CHUNK);
+            match timeout(data_timeout, send_file(tcp, &file, offset + sent, chunk)).await {
+                Ok(Ok(())) => sent += chunk,
+                Ok(Err(err)) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Err(Failure::Local(err));
+                }
+                _ => return Err(Failure::Network),
+            }
+        }
+        return Ok(length);
     }
     use std::os::unix::fs::FileExt;
     let mut converter = ascii.then(ascii::ToNetwork::default);
@@ -589,14 +622,7 @@ async fn send(
             )));
         }
         position += read as u64;
-        let bytes = match converter.as_mut() {
-            Some(converter) => {
-                converted.clear();
-                converter.convert(&buf[..read], &mut converted);
-                &converted[..]
-            }
-            None => &buf[..read],
-        };
+        let bytes = ascii::through(converter.as_mut(), &buf[..read], &mut converted);
         bounded(data_timeout, stream.write_all(bytes)).await?;
         sent += bytes.len() as u64;
     }
@@ -604,7 +630,7 @@ async fn send(
 }
 
 async fn receive(
-    stream: &mut Stream,
+    stream: &mut Transport,
     mut upload: crate::fs::Upload,
     ascii: bool,
     data_timeout: Duration,
@@ -624,14 +650,7 @@ async fn receive(
             _ => return TransferOutcome::Broken,
         };
         received += read as u64;
-        let bytes = match converter.as_mut() {
-            Some(converter) => {
-                converted.clear();
-                converter.convert(&buf[..read], &mut converted);
-                &converted[..]
-            }
-            None => &buf[..read],
-        };
+        let bytes = ascii::through(converter.as_mut(), &buf[..read], &mut converted);
         if let Err(err) = upload.file.write_all(bytes) {
             return TransferOutcome::LocalError(err);
         }
@@ -657,57 +676,35 @@ fn summarize(bytes: &[u8]) -> String {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// A control or data connection, before or after TLS.
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Between taking the plain stream for the handshake and putting the TLS one back.
-    Closed,
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
-            Stream::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+/// Reads what has arrived. On a plain connection a read stops at TCP's urgent mark, which is
+/// where a client's ABOR ends (sent as urgent data, kept inline), and the bytes after the
+/// mark raise no new readiness — tokio even forgets the socket was readable after a short
+/// read — so ask the socket itself until it is empty.
+async fn read_all(transport: &mut Transport, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut read = transport.read(buf).await?;
+    if let Transport::Plain(stream) = transport {
+        while read > 0 && read < buf.len() {
+            let rest = &mut buf[read..];
+            // SAFETY: a valid socket and a writable buffer of `rest.len()` bytes.
+            let more = unsafe {
+                libc::recv(
+                    stream.as_raw_fd(),
+                    rest.as_mut_ptr().cast(),
+                    rest.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if more <= 0 {
+                break;
+            }
+            read += more as usize;
         }
     }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
-            Stream::Closed => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_flush(cx),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
-            Stream::Closed => Poll::Ready(Ok(())),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
-            Stream::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
-            Stream::Closed => Poll::Ready(Ok(())),
-        }
-    }
+    Ok(read)
 }

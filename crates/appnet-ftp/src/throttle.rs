@@ -74,7 +74,11 @@ mod tests {
         throttle.succeeded(ip);
         assert_eq!(throttle.failed(ip, now), FIRST_DELAY);
         let later = now + WINDOW + Duration::from_secs(1);
-        assert_eq!(throttle.failed(ip, later), FIRST_DELAY, "old failures expire");
+        assert_eq!(
+            throttle.failed(ip, later),
+            FIRST_DELAY,
+            "old failures expire"
+        );
     }
 
     #[test]

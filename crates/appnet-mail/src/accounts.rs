@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-pub use appnet_core::password::{hash_password, is_valid_hash};
 use appnet_core::password::verify_password;
+pub use appnet_core::password::{hash_password, is_valid_hash};
 
 /// The mailboxes of a server and their password hashes, keyed by lower-cased address.
 #[derive(Debug, Clone, Default)]

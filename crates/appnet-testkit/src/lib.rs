@@ -195,7 +195,7 @@ pub fn unique_temp_dir(prefix: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()))
 }
 
-/// A config for `appnet up` in tests: every service on a free port and its own mail storage,
+/// A config for `appnet up` in tests: every service on a free port and its own mail and FTP storage,
 /// so several runs can overlap. It ends in `[dns.resolver]`, so a test may append keys of it.
 pub fn up_config() -> String {
     let mini_ips = ["127.0.0.2", "127.0.0.3", "127.0.0.4"].map(|ip| ip.parse().expect("an IP"));
@@ -209,11 +209,81 @@ pub fn up_config() -> String {
         }
     }
     format!(
-        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[mail]\nup_port = {}\nup_imap_port = {}\nup_pop3_port = {}\nup_dir = \"{}\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
+        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[ftp]\nup_port = {}\nup_root = \"{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[mail]\nup_port = {}\nup_imap_port = {}\nup_pop3_port = {}\nup_dir = \"{}\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
+        free_port_on(&["127.0.0.1".parse().expect("an IP")]),
+        unique_temp_dir("appnet-test-up-ftp").display(),
         mail_ports[0],
         mail_ports[1],
         mail_ports[2],
         unique_temp_dir("appnet-test-up-mail").display(),
         free_port_on(&mini_ips)
     )
+}
+
+/// Runs `command` to completion with `stdin` written to it, and returns its output; if it
+/// runs past `timeout` it is killed and the test fails, showing what it printed.
+pub fn run_to_completion(
+    command: &mut Command,
+    stdin: &[u8],
+    timeout: Duration,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
+    let mut input = child.stdin.take().expect("piped stdin");
+    let script = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&script);
+    });
+    let read_all = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = read_all(Box::new(child.stderr.take().expect("piped stderr")));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let out = stdout.join().unwrap_or_default();
+            let err = stderr.join().unwrap_or_default();
+            panic!(
+                "{command:?} did not finish within {timeout:?}\n--- stdout\n{}\n--- stderr\n{}",
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let _ = writer.join();
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// `len` bytes of a fixed pseudo-random sequence (xorshift from `seed`): test data in which no
+/// two offsets look alike, the same in every run.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
 }

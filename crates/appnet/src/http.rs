@@ -150,6 +150,14 @@ fn tls_config(http: &HttpConfig) -> anyhow::Result<(Arc<rustls::ServerConfig>, O
             .context("https: the given certificate")?;
         return Ok((config, None));
     }
+    let (material, ca) = own_certificate()?;
+    Ok((material.server_config()?, Some(ca)))
+}
+
+/// appnet's own certificate for loopback and the web origin, made on first use and kept with
+/// its local CA (whose file is returned), which appnet's clients trust by default. HTTPS and
+/// FTP share it.
+pub fn own_certificate() -> anyhow::Result<(TlsMaterial, PathBuf)> {
     let dir = appnet_core::tls::default_dir();
     let names = [
         "localhost",
@@ -159,6 +167,6 @@ fn tls_config(http: &HttpConfig) -> anyhow::Result<(Arc<rustls::ServerConfig>, O
         "web.example",
     ];
     let material =
-        TlsMaterial::load_or_generate(&dir, &names).context("https: appnet's own certificate")?;
-    Ok((material.server_config()?, Some(dir.join("ca.pem"))))
+        TlsMaterial::load_or_generate(&dir, &names).context("appnet's own certificate")?;
+    Ok((material, dir.join("ca.pem")))
 }

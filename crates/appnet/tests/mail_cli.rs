@@ -6,13 +6,13 @@
 //! Every server is an [`Appnet`], which is killed when the test ends, pass or fail; one-shot
 //! commands run under a timeout that kills them too.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use appnet_testkit::{Appnet, free_port_on, up_config};
+use appnet_testkit::{Appnet, free_port_on, run_to_completion, up_config};
 
 const APPNET: &str = env!("CARGO_BIN_EXE_appnet");
 /// How long a one-shot command, a server's start or a delivery may take (debug build, shared
@@ -21,42 +21,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Runs appnet with `args` to completion, killing it if it takes longer than [`TIMEOUT`].
 fn appnet(args: &[&str]) -> Output {
-    let mut child = Command::new(APPNET)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run appnet");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let err = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stderr.read_to_end(&mut bytes);
-        bytes
-    });
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("appnet {args:?} did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output {
-        status,
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
+    run_to_completion(Command::new(APPNET).args(args), b"", TIMEOUT)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -1,5 +1,6 @@
 //! The control connection's codec: no sockets, no async.
 
 pub mod command;
+pub mod lines;
 pub mod path;
 pub mod reply;

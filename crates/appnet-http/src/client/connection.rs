@@ -8,17 +8,16 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use appnet_core::trace::{Role, TraceScope, Tracer};
+use appnet_core::transport::Transport;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 
 use crate::proto::{Method, RequestHead, ResponseEvent, ResponseHead, ResponseParser};
 
@@ -29,61 +28,6 @@ use super::url::{Host, Url};
 const READ_CHUNK: usize = 16 * 1024;
 /// Bytes of a request written under one timeout.
 const WRITE_CHUNK: usize = 64 * 1024;
-
-/// A TCP stream, or a TLS stream over one.
-pub(crate) enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl Transport {
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Transport::Plain(tcp) => tcp,
-            Transport::Tls(tls) => tls.get_ref().0,
-        }
-    }
-}
-
-impl AsyncRead for Transport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(tcp) => Pin::new(tcp).poll_read(cx, buf),
-            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Transport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Transport::Plain(tcp) => Pin::new(tcp).poll_write(cx, buf),
-            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(tcp) => Pin::new(tcp).poll_flush(cx),
-            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Transport::Plain(tcp) => Pin::new(tcp).poll_shutdown(cx),
-            Transport::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
 
 /// How to open a connection.
 pub(crate) struct Dial<'a> {
@@ -220,7 +164,7 @@ impl Connection {
             Poll::Ready(Ok(0) | Err(_)) => false,
             // TLS may carry records after a response (session tickets, close_notify): let the
             // retry rule of RFC 9112 §9.3.1 handle a close we cannot see from here.
-            Poll::Ready(Ok(_)) => matches!(self.transport, Transport::Tls(_)),
+            Poll::Ready(Ok(_)) => self.transport.is_tls(),
         }
     }
 
@@ -335,7 +279,7 @@ async fn handshake(
         .connect(name, tcp)
         .await
         .map_err(|source| ClientError::Tls { host, source })?;
-    Ok(Transport::Tls(Box::new(tls)))
+    Ok(Transport::tls(tls))
 }
 
 /// `GET /path HTTP/1.1`, the trace summary of a request head.

@@ -57,12 +57,17 @@ impl Root {
         } else {
             relative
         };
-        let fd = open_beneath(&self.dir, relative.as_os_str().as_bytes(), libc::O_RDONLY, 0)
-            // EXDEV: the path tried to leave the root. Say "not found", as for any absent file.
-            .map_err(|err| match err.raw_os_error() {
-                Some(libc::EXDEV) => io::Error::new(io::ErrorKind::NotFound, "outside the root"),
-                _ => err,
-            })?;
+        let fd = open_beneath(
+            &self.dir,
+            relative.as_os_str().as_bytes(),
+            libc::O_RDONLY,
+            0,
+        )
+        // EXDEV: the path tried to leave the root. Say "not found", as for any absent file.
+        .map_err(|err| match err.raw_os_error() {
+            Some(libc::EXDEV) => io::Error::new(io::ErrorKind::NotFound, "outside the root"),
+            _ => err,
+        })?;
         let file = File::from(fd);
         let metadata = file.metadata()?;
         Ok(Opened {

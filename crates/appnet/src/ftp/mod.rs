@@ -12,7 +12,6 @@ use anyhow::{Context, bail};
 use appnet_core::config::Seconds;
 use appnet_core::lifecycle::Services;
 use appnet_core::password::hash_password;
-use appnet_core::tls::TlsMaterial;
 use appnet_core::trace::Tracer;
 use appnet_ftp::config::{FtpConfig, FtpUser, PortRange};
 use appnet_ftp::server::FtpServer;
@@ -194,9 +193,7 @@ fn tls_config(ftp: &FtpConfig) -> anyhow::Result<Arc<rustls::ServerConfig>> {
         return appnet_core::tls::server_config_from_files(cert, key)
             .context("ftp: the given certificate");
     }
-    let dir = appnet_core::tls::default_dir().join("ftp");
-    let material = TlsMaterial::load_or_generate(&dir, &["localhost", "127.0.0.1", "::1"])
-        .context("ftp: appnet's own certificate")?;
+    let (material, _) = crate::http::own_certificate().context("ftp")?;
     Ok(material.server_config()?)
 }
 
@@ -282,7 +279,9 @@ fn adduser(
         .context("ftp is not a table")?;
     let users = ftp
         .entry("users")
-        .or_insert(toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+        .or_insert(toml_edit::Item::ArrayOfTables(
+            toml_edit::ArrayOfTables::new(),
+        ))
         .as_array_of_tables_mut()
         .context("ftp.users is not an array of tables")?;
     if users

@@ -22,7 +22,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::fs::{Kind, Root, Upload, UploadMode};
 use crate::listing::{self, FactSet, Role};
-use crate::proto::command::{Command, MAX_LINE, TransferType, parse_command};
+use crate::proto::command::{Command, TransferType, parse_command};
+use crate::proto::lines::LineReader;
 use crate::proto::path::VirtualPath;
 use crate::proto::reply::Reply;
 
@@ -118,7 +119,9 @@ pub enum Payload {
 /// How a transfer ended, as the driver saw it.
 #[derive(Debug)]
 pub enum TransferOutcome {
-    Complete { bytes: u64 },
+    Complete {
+        bytes: u64,
+    },
     /// The data connection could not be opened (425).
     NoConnection,
     /// The connection broke or stalled past the data timeout (426).
@@ -304,7 +307,10 @@ impl Session {
                 self.reply(552, "Requested file action aborted: out of space.");
             }
             TransferOutcome::LocalError(err) => {
-                self.reply(451, format!("Requested action aborted: {}.", describe(&err)));
+                self.reply(
+                    451,
+                    format!("Requested action aborted: {}.", describe(&err)),
+                );
             }
         }
         if self.quit_after_transfer {
@@ -382,7 +388,10 @@ impl Session {
                 return;
             }
         };
-        if !matches!(command, Command::Rest(_) | Command::Retr(_) | Command::Stor(_) | Command::Appe(_)) {
+        if !matches!(
+            command,
+            Command::Rest(_) | Command::Retr(_) | Command::Stor(_) | Command::Appe(_)
+        ) {
             self.restart_at = None;
         }
         if !matches!(command, Command::Rnto(_)) && !matches!(command, Command::Rnfr(_)) {
@@ -415,7 +424,11 @@ impl Session {
             }
             Command::Type(kind) => {
                 self.transfer_type = kind;
-                let letter = if kind == TransferType::Ascii { 'A' } else { 'I' };
+                let letter = if kind == TransferType::Ascii {
+                    'A'
+                } else {
+                    'I'
+                };
                 self.reply(200, format!("Type set to {letter}."));
             }
             Command::Stru(_) => self.reply(200, "Structure set to F."),
@@ -444,8 +457,18 @@ impl Session {
                 self.reset_data();
                 self.reply(225, "No transfer to abort; data connection closed.");
             }
-            Command::Dele(path) => self.change(&path, |root, path| root.remove_file(path), 250, "File deleted."),
-            Command::Rmd(path) => self.change(&path, |root, path| root.remove_dir(path), 250, "Directory removed."),
+            Command::Dele(path) => self.change(
+                &path,
+                |root, path| root.remove_file(path),
+                250,
+                "File deleted.",
+            ),
+            Command::Rmd(path) => self.change(
+                &path,
+                |root, path| root.remove_dir(path),
+                250,
+                "Directory removed.",
+            ),
             Command::Mkd(path) => self.mkd(&path),
             Command::List(arg) => self.list(arg.as_deref(), ListKind::Long),
             Command::Nlst(arg) => self.list(arg.as_deref(), ListKind::Names),
@@ -475,7 +498,11 @@ impl Session {
                     self.error(503, "PROT needs AUTH TLS and PBSZ first.");
                 } else {
                     self.protected_data = level == 'P';
-                    let name = if self.protected_data { "Private" } else { "Clear" };
+                    let name = if self.protected_data {
+                        "Private"
+                    } else {
+                        "Clear"
+                    };
                     self.reply(200, format!("Protection level set to {name}."));
                 }
             }
@@ -521,7 +548,8 @@ impl Session {
         }
         // A refused anonymous login is checked and throttled like any other.
         self.busy = Busy::Authenticating;
-        self.outputs.push_back(Output::Authenticate { user, password });
+        self.outputs
+            .push_back(Output::Authenticate { user, password });
     }
 
     fn log_in(&mut self, access: Access) {
@@ -536,7 +564,10 @@ impl Session {
                 self.reply(230, "Login successful.");
             }
             Err(err) => {
-                tracing::warn!("ftp: root {} cannot be opened: {err}", access.root.display());
+                tracing::warn!(
+                    "ftp: root {} cannot be opened: {err}",
+                    access.root.display()
+                );
                 self.reply(421, "The home directory is unavailable; closing.");
                 self.close();
             }
@@ -577,9 +608,15 @@ impl Session {
         if self.epsv_all {
             self.error(503, "EPSV ALL is in effect: use EPSV.");
         } else if address.ip() != self.config.peer {
-            self.error(504, "PORT and EPRT may name only your own address (RFC 2577).");
+            self.error(
+                504,
+                "PORT and EPRT may name only your own address (RFC 2577).",
+            );
         } else if address.port() < 1024 {
-            self.error(504, "PORT and EPRT may not name a privileged port (RFC 2577).");
+            self.error(
+                504,
+                "PORT and EPRT may not name a privileged port (RFC 2577).",
+            );
         } else {
             if self.data == DataMode::Passive {
                 self.outputs.push_back(Output::DropPassive);
@@ -643,7 +680,11 @@ impl Session {
     }
 
     fn root(&self) -> &Root {
-        &self.login.as_ref().expect("file commands run after login").root
+        &self
+            .login
+            .as_ref()
+            .expect("file commands run after login")
+            .root
     }
 
     fn writable(&mut self) -> bool {
@@ -932,14 +973,22 @@ impl Session {
         let words: Vec<&str> = text.splitn(3, ' ').collect();
         match words.as_slice() {
             [help] if help.eq_ignore_ascii_case("HELP") => {
-                self.reply_lines(214, vec!["SITE commands:".into(), " CHMOD HELP".into(), "End.".into()]);
+                self.reply_lines(
+                    214,
+                    vec!["SITE commands:".into(), " CHMOD HELP".into(), "End.".into()],
+                );
             }
             [chmod, mode, path] if chmod.eq_ignore_ascii_case("CHMOD") => {
                 let Ok(mode) = u32::from_str_radix(mode, 8) else {
                     return self.error(501, "SITE CHMOD takes an octal mode.");
                 };
                 let path = path.as_bytes().to_vec();
-                self.change(&path, |root, path| root.chmod(path, mode & 0o777), 200, "SITE CHMOD successful.");
+                self.change(
+                    &path,
+                    |root, path| root.chmod(path, mode & 0o777),
+                    200,
+                    "SITE CHMOD successful.",
+                );
             }
             _ => self.error(504, "Only SITE CHMOD and SITE HELP are supported."),
         }
@@ -1002,7 +1051,8 @@ impl Session {
                 "The following commands are recognized:".into(),
                 " ABOR ACCT APPE AUTH CCC  CDUP CWD  DELE EPRT EPSV FEAT HELP LIST MDTM".into(),
                 " MKD  MLSD MLST MODE NLST NOOP OPTS PASS PASV PBSZ PORT PROT PWD  QUIT".into(),
-                " REIN REST RETR RMD  RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER".into(),
+                " REIN REST RETR RMD  RNFR RNTO SITE SIZE STAT STOR STOU STRU SYST TYPE USER"
+                    .into(),
                 "Help OK.".into(),
             ],
         );
@@ -1187,64 +1237,5 @@ fn describe(err: &io::Error) -> &'static str {
     }
 }
 
-/// Splits the control connection into lines: CRLF (or a bare LF) ends one, Telnet IAC
-/// sequences (RFC 959 §4.1.3: a client may send IP and Synch before ABOR) are dropped, and
-/// a line longer than [`MAX_LINE`] is thrown away up to its end and reported in its place.
-#[derive(Debug, Default)]
-struct LineReader {
-    /// Complete lines, in order; `Err` where a too-long line was dropped.
-    ready: VecDeque<Result<Vec<u8>, ()>>,
-    /// The line being received.
-    partial: Vec<u8>,
-    /// An IAC byte ended the last input: the next byte is its command.
-    after_iac: bool,
-    /// The current line grew too long; its bytes are being dropped.
-    discarding: bool,
-}
-
-impl LineReader {
-    fn push(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            if self.after_iac {
-                self.after_iac = false;
-                if byte == 0xff {
-                    self.keep(0xff);
-                }
-            } else if byte == 0xff {
-                self.after_iac = true;
-            } else {
-                self.keep(byte);
-            }
-        }
-    }
-
-    fn keep(&mut self, byte: u8) {
-        if byte == b'\n' {
-            if std::mem::take(&mut self.discarding) {
-                self.ready.push_back(Err(()));
-            } else {
-                let mut line = std::mem::take(&mut self.partial);
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                self.ready.push_back(Ok(line));
-            }
-        } else if !self.discarding {
-            self.partial.push(byte);
-            // One more than the limit: the CR that may still come.
-            if self.partial.len() > MAX_LINE + 1 {
-                self.partial = Vec::new();
-                self.discarding = true;
-            }
-        }
-    }
-
-    fn next_line(&mut self) -> Option<Result<Vec<u8>, ()>> {
-        self.ready.pop_front()
-    }
-
-    /// Puts a line back to be read next.
-    fn unread(&mut self, line: Vec<u8>) {
-        self.ready.push_front(Ok(line));
-    }
-}
+#[cfg(test)]
+mod tests;
