@@ -16,5 +16,5 @@ pub mod lifecycle;
 pub mod net;
 pub mod password;
 pub mod tls;
-pub mod transport;
 pub mod trace;
+pub mod transport;

@@ -1,5 +1,8 @@
 //! The whole appnet config file: one section per service family, each owned by its crate.
 
+use std::path::Path;
+
+use anyhow::Context;
 use appnet_core::config::Seconds;
 use appnet_dns::config::DnsConfig;
 use appnet_ftp::config::FtpConfig;
@@ -33,4 +36,24 @@ impl Default for UpConfig {
             shutdown_grace: Seconds::from_millis(1500),
         }
     }
+}
+
+/// Edits the config file at `path` in place with `edit`, keeping its comments and layout
+/// (toml_edit), and replaces it so that a crash leaves the old file or the new one, never half
+/// of one.
+pub fn edit_file(
+    path: &Path,
+    edit: impl FnOnce(&mut toml_edit::DocumentMut) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    edit(&mut doc)?;
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, doc.to_string())?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
 }

@@ -275,47 +275,46 @@ fn adduser(
         println!("[[mail.servers.users]]\naddress = \"{address}\"\npassword = \"{hash}\"");
         return Ok(ExitCode::SUCCESS);
     };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .with_context(|| format!("{} is not valid TOML", path.display()))?;
-    let servers = doc
-        .get_mut("mail")
-        .and_then(|mail| mail.get_mut("servers"))
-        .and_then(|servers| servers.as_array_of_tables_mut())
-        .with_context(|| format!("{} has no [[mail.servers]]", path.display()))?;
-    let server = servers
-        .iter_mut()
-        .find(|server| {
-            server
-                .get("domains")
-                .and_then(|d| d.as_array())
-                .is_some_and(|d| {
-                    d.iter()
-                        .any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(domain)))
-                })
-        })
-        .with_context(|| format!("no [[mail.servers]] in {} serves {domain}", path.display()))?;
-    let users = server
-        .entry("users")
-        .or_insert(toml_edit::Item::ArrayOfTables(
-            toml_edit::ArrayOfTables::new(),
-        ))
-        .as_array_of_tables_mut()
-        .context("mail.servers.users is not an array of tables")?;
-    if users.iter().any(|user| {
-        user.get("address")
-            .and_then(|a| a.as_str())
-            .is_some_and(|a| a.eq_ignore_ascii_case(address))
-    }) {
-        bail!("{address} already has an account in {}", path.display());
-    }
-    let mut user = toml_edit::Table::new();
-    user.insert("address", toml_edit::value(address));
-    user.insert("password", toml_edit::value(hash));
-    users.push(user);
-    write_atomically(path, doc.to_string().as_bytes())?;
+    crate::config::edit_file(path, |doc| {
+        let servers = doc
+            .get_mut("mail")
+            .and_then(|mail| mail.get_mut("servers"))
+            .and_then(|servers| servers.as_array_of_tables_mut())
+            .with_context(|| format!("{} has no [[mail.servers]]", path.display()))?;
+        let server = servers
+            .iter_mut()
+            .find(|server| {
+                server
+                    .get("domains")
+                    .and_then(|d| d.as_array())
+                    .is_some_and(|d| {
+                        d.iter()
+                            .any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(domain)))
+                    })
+            })
+            .with_context(|| {
+                format!("no [[mail.servers]] in {} serves {domain}", path.display())
+            })?;
+        let users = server
+            .entry("users")
+            .or_insert(toml_edit::Item::ArrayOfTables(
+                toml_edit::ArrayOfTables::new(),
+            ))
+            .as_array_of_tables_mut()
+            .context("mail.servers.users is not an array of tables")?;
+        if users.iter().any(|user| {
+            user.get("address")
+                .and_then(|a| a.as_str())
+                .is_some_and(|a| a.eq_ignore_ascii_case(address))
+        }) {
+            bail!("{address} already has an account in {}", path.display());
+        }
+        let mut user = toml_edit::Table::new();
+        user.insert("address", toml_edit::value(address));
+        user.insert("password", toml_edit::value(hash));
+        users.push(user);
+        Ok(())
+    })?;
     println!("added {address} to {}", path.display());
     Ok(ExitCode::SUCCESS)
 }
@@ -332,15 +331,6 @@ pub(crate) fn read_password() -> anyhow::Result<String> {
         bail!("empty password");
     }
     Ok(password)
-}
-
-/// Replaces `path` so that a crash leaves the old file or the new one, never half of one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
 }
 
 #[derive(Debug, clap::Args)]

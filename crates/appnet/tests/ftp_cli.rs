@@ -22,7 +22,11 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// Runs appnet with `args` in `dir`, `stdin` piped in, to completion (killed after
 /// [`TIMEOUT`]).
 fn appnet_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    run_to_completion(Command::new(APPNET).args(args).current_dir(dir), stdin, TIMEOUT)
+    run_to_completion(
+        Command::new(APPNET).args(args).current_dir(dir),
+        stdin,
+        TIMEOUT,
+    )
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -49,7 +53,6 @@ fn ok_with_input(dir: &Path, args: &[&str], stdin: &[u8]) -> (String, String) {
 fn local_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a local directory")
 }
-
 
 fn put_file(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();

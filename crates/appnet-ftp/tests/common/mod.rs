@@ -112,7 +112,6 @@ impl Drop for Lab {
     }
 }
 
-
 /// Runs a peer program to completion within [`PEER_TIMEOUT`]; its output.
 pub fn run_peer(command: &mut Command) -> Output {
     appnet_testkit::run_to_completion(command, b"", PEER_TIMEOUT)

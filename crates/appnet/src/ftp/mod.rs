@@ -19,7 +19,7 @@ use clap::{Args, Subcommand};
 use tokio::net::TcpListener;
 
 use crate::config::AppConfig;
-use crate::mail::{read_password, write_atomically};
+use crate::mail::read_password;
 use crate::serving::{self, ServiceRow};
 
 #[derive(Debug, Args)]
@@ -267,31 +267,28 @@ fn adduser(
         println!("[[ftp.users]]\n{user}");
         return Ok(ExitCode::SUCCESS);
     };
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .with_context(|| format!("{} is not valid TOML", path.display()))?;
-    let ftp = doc
-        .entry("ftp")
-        .or_insert(toml_edit::table())
-        .as_table_mut()
-        .context("ftp is not a table")?;
-    let users = ftp
-        .entry("users")
-        .or_insert(toml_edit::Item::ArrayOfTables(
-            toml_edit::ArrayOfTables::new(),
-        ))
-        .as_array_of_tables_mut()
-        .context("ftp.users is not an array of tables")?;
-    if users
-        .iter()
-        .any(|u| u.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
-    {
-        bail!("{name} already has an account in {}", path.display());
-    }
-    users.push(user);
-    write_atomically(path, doc.to_string().as_bytes())?;
+    crate::config::edit_file(path, |doc| {
+        let ftp = doc
+            .entry("ftp")
+            .or_insert(toml_edit::table())
+            .as_table_mut()
+            .context("ftp is not a table")?;
+        let users = ftp
+            .entry("users")
+            .or_insert(toml_edit::Item::ArrayOfTables(
+                toml_edit::ArrayOfTables::new(),
+            ))
+            .as_array_of_tables_mut()
+            .context("ftp.users is not an array of tables")?;
+        if users
+            .iter()
+            .any(|u| u.get("name").and_then(|n| n.as_str()) == Some(name.as_str()))
+        {
+            bail!("{name} already has an account in {}", path.display());
+        }
+        users.push(user);
+        Ok(())
+    })?;
     println!("added {name} to {}", path.display());
     Ok(ExitCode::SUCCESS)
 }
