@@ -58,6 +58,10 @@ struct Context {
     accounts: HashMap<String, (String, Access)>,
     anonymous: Option<Access>,
     tls: Option<TlsAcceptor>,
+    /// The same certificate and session cache for PROT P data connections, without TLS 1.3
+    /// session tickets: a client that only uploads never reads them, and closing a socket with
+    /// unread bytes sends a RST that can destroy the end of the upload.
+    data_tls: Option<TlsAcceptor>,
     passive_ports: Option<PortRange>,
     /// Where the next passive-port search starts, so sessions spread over the range.
     next_passive: AtomicUsize,
@@ -116,6 +120,11 @@ impl FtpServer {
             context: Arc::new(Context {
                 accounts,
                 anonymous,
+                data_tls: tls.as_ref().map(|tls| {
+                    let mut data = rustls::ServerConfig::clone(tls);
+                    data.send_tls13_tickets = 0;
+                    TlsAcceptor::from(Arc::new(data))
+                }),
                 tls: tls.map(TlsAcceptor::from),
                 passive_ports: config.passive_ports.clone(),
                 next_passive: AtomicUsize::new(rand::random::<u16>().into()),
@@ -411,7 +420,7 @@ impl Connection {
         self.flush().await?;
 
         let tls = if protected {
-            self.context.tls.clone()
+            self.context.data_tls.clone()
         } else {
             None
         };
