@@ -195,7 +195,7 @@ pub fn unique_temp_dir(prefix: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()))
 }
 
-/// A config for `appnet up` in tests: every service on a free port and its own mail and FTP storage,
+/// A config for `appnet up` in tests: every service on a free port and its own mail, FTP and torrent storage,
 /// so several runs can overlap. It ends in `[dns.resolver]`, so a test may append keys of it.
 pub fn up_config() -> String {
     let mini_ips = ["127.0.0.2", "127.0.0.3", "127.0.0.4"].map(|ip| ip.parse().expect("an IP"));
@@ -209,9 +209,11 @@ pub fn up_config() -> String {
         }
     }
     format!(
-        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[ftp]\nup_port = {}\nup_root = \"{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[mail]\nup_port = {}\nup_imap_port = {}\nup_pop3_port = {}\nup_dir = \"{}\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
+        "[udp]\nlisten = \"127.0.0.1:0\"\n\n[ftp]\nup_port = {}\nup_root = \"{}\"\n\n[torrent]\nup_port = {}\nup_dir = \"{}\"\n\n[http]\nlisten = \"127.0.0.1:0\"\ntls_listen = \"127.0.0.1:0\"\naccess_log = \"off\"\n\n[mail]\nup_port = {}\nup_imap_port = {}\nup_pop3_port = {}\nup_dir = \"{}\"\n\n[dns]\nmini_port = {}\n\n[dns.resolver]\nlisten = \"127.0.0.1:0\"\n",
         free_port_on(&["127.0.0.1".parse().expect("an IP")]),
         unique_temp_dir("appnet-test-up-ftp").display(),
+        free_port_on(&["127.0.0.1".parse().expect("an IP")]),
+        unique_temp_dir("appnet-test-up-torrent").display(),
         mail_ports[0],
         mail_ports[1],
         mail_ports[2],

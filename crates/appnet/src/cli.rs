@@ -71,6 +71,9 @@ pub enum Command {
     Mail(MailCommand),
     /// FTP: a server for a directory tree, and a client (`appnet ftp URL` opens a shell).
     Ftp(crate::ftp::FtpArgs),
+    /// BitTorrent: a tracker, .torrent files, and a peer that seeds and downloads.
+    #[command(subcommand)]
+    Torrent(crate::torrent::TorrentCommand),
     /// Fetch a URL over HTTP/1.1 like curl: -o, -I, -i, -r, -H, -L, -X, -d, -f, -s, -v.
     Get(crate::get::GetArgs),
     /// Ask a DNS server and print the answer like dig (`appnet dig --help` lists the options).

@@ -8,6 +8,7 @@ use appnet_dns::config::DnsConfig;
 use appnet_ftp::config::FtpConfig;
 use appnet_http::config::HttpConfig;
 use appnet_mail::config::MailConfig;
+use appnet_torrent::config::TorrentConfig;
 use appnet_udp::config::UdpConfig;
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,7 @@ pub struct AppConfig {
     pub http: HttpConfig,
     pub mail: MailConfig,
     pub ftp: FtpConfig,
+    pub torrent: TorrentConfig,
 }
 
 /// The `[up]` section: how the whole mini Internet starts and stops.

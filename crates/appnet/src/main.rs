@@ -9,6 +9,7 @@ mod get;
 mod http;
 mod mail;
 mod serving;
+mod torrent;
 mod udp;
 mod up;
 
@@ -80,6 +81,7 @@ async fn run(cli: Cli, config: AppConfig) -> ExitCode {
         Command::Http(command) => http::run(command, &config, &tracer).await,
         Command::Mail(command) => mail::run(command, &config, cli.config.as_deref(), &tracer).await,
         Command::Ftp(args) => ftp::run(args, &config, cli.config.as_deref(), &tracer).await,
+        Command::Torrent(command) => torrent::run(command, &config, &tracer).await,
         Command::Get(args) => get::run(args, &tracer).await,
         Command::Dig { args } => dns::dig(&args, &config, &tracer).await,
     };

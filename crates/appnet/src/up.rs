@@ -14,6 +14,7 @@ use crate::ftp;
 use crate::http;
 use crate::mail;
 use crate::serving;
+use crate::torrent;
 use crate::udp;
 
 pub async fn run(config: &AppConfig, tracer: &Tracer) -> anyhow::Result<ExitCode> {
@@ -28,5 +29,6 @@ pub async fn run(config: &AppConfig, tracer: &Tracer) -> anyhow::Result<ExitCode
     rows.extend(mail::start_mini_mail(config, resolver, &mut services, tracer).await?);
     rows.extend(http::start_server(&config.http, &[], &mut services, tracer).await?);
     rows.push(ftp::start_mini_ftp(config, &mut services, tracer).await?);
+    rows.extend(torrent::start_mini_swarm(config, &mut services, tracer).await?);
     Ok(serving::serve_until_signal(services, &rows, config.up.shutdown_grace).await)
 }
