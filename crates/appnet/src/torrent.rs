@@ -16,6 +16,7 @@ use appnet_torrent::metainfo::{self, Metainfo};
 use appnet_torrent::peer::driver::{self, Identity, PeerOptions, Status};
 use appnet_torrent::peer::storage::{Placement, Storage};
 use appnet_torrent::peer::torrent::{Settings, Torrent};
+use appnet_torrent::swarm::{Plan, Report};
 use appnet_torrent::tracker::server::{Tracker, bind};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -56,6 +57,9 @@ pub enum TorrentCommand {
         #[command(flatten)]
         peer: PeerArgs,
     },
+    /// The swarm experiment: a tracker, a seed and N peers on loopback, each finish time
+    /// set against the course's client-server and P2P distribution-time bounds.
+    Swarm(SwarmArgs),
     /// Download a torrent (and keep seeding with --seed).
     Get {
         torrent: PathBuf,
@@ -68,6 +72,37 @@ pub enum TorrentCommand {
         #[command(flatten)]
         peer: PeerArgs,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct SwarmArgs {
+    /// N: downloading peers (besides the seed).
+    #[arg(long, default_value_t = 3)]
+    peers: usize,
+    /// F: the file's size (bytes; or 64M, 1G).
+    #[arg(long, value_name = "SIZE", default_value = "64M", value_parser = parse_rate)]
+    file_size: u64,
+    /// u_i: each peer's upload limit per second.
+    #[arg(long, value_name = "RATE", default_value = "2M", value_parser = parse_rate)]
+    upload_limit: u64,
+    /// u_s: the seed's upload limit [default: as --upload-limit].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    seed_upload: Option<u64>,
+    /// d_i: each peer's download limit [default: none].
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    download_limit: Option<u64>,
+    /// K of the N peers never upload.
+    #[arg(long, default_value_t = 0)]
+    free_riders: usize,
+    /// Piece length in bytes [default: chosen for the file size].
+    #[arg(long, value_name = "BYTES")]
+    piece_length: Option<u32>,
+    /// Where the file and the copies go [default: a temporary directory, removed after].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Also print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +153,7 @@ pub async fn run(
             println!("seeded: {} uploaded", human(status.uploaded));
             Ok(ExitCode::SUCCESS)
         }
+        TorrentCommand::Swarm(args) => swarm(args, tracer).await,
         TorrentCommand::Get {
             torrent,
             output,
@@ -139,6 +175,166 @@ pub async fn run(
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn swarm(args: SwarmArgs, tracer: &Tracer) -> anyhow::Result<ExitCode> {
+    if args.free_riders > args.peers || args.peers == 0 {
+        bail!("--peers must be at least 1, and --free-riders at most --peers");
+    }
+    let temporary = match &args.dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
+                .prefix("appnet-swarm-")
+                .tempdir_in(work_dir())?,
+        ),
+    };
+    let plan = Plan {
+        peers: args.peers,
+        file_size: args.file_size,
+        upload_limit: args.upload_limit,
+        seed_upload: args.seed_upload.unwrap_or(args.upload_limit),
+        download_limit: args.download_limit,
+        free_riders: args.free_riders,
+        piece_length: args.piece_length,
+        dir: args
+            .dir
+            .clone()
+            .or_else(|| temporary.as_ref().map(|t| t.path().to_path_buf()))
+            .context("a directory for the swarm")?,
+    };
+    let bounds = plan.bounds();
+    println!(
+        "swarm: N = {} peers ({} free-riders), F = {}, u_s = {}/s, u_i = {}/s, d = {}",
+        plan.peers,
+        plan.free_riders,
+        human(plan.file_size),
+        human(plan.seed_upload),
+        human(plan.upload_limit),
+        plan.download_limit
+            .map_or("unlimited".into(), |d| format!("{}/s", human(d)))
+    );
+    println!(
+        "bounds: D_cs = max(N·F/u_s, F/d_min) = {:.1} s;  D_p2p = max(F/u_s, F/d_min, N·F/(u_s+Σu_i)) = {:.1} s",
+        bounds.client_server.as_secs_f64(),
+        bounds.p2p.as_secs_f64()
+    );
+    let progress = bar(plan.file_size * plan.peers as u64, "swarm");
+    let report = appnet_torrent::swarm::run(&plan, tracer.clone(), |done, moved| {
+        progress.set_position(moved);
+        progress.set_message(format!("{done}/{} finished", plan.peers));
+    })
+    .await?;
+    progress.finish_and_clear();
+    print!("{}", render_report(&report));
+    if args.json {
+        println!("{}", report_json(&plan, &report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where experiments write: a disk, not a RAM-backed /tmp, for files of gigabytes.
+fn work_dir() -> PathBuf {
+    let var_tmp = PathBuf::from("/var/tmp");
+    if var_tmp.is_dir() {
+        var_tmp
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+fn render_report(report: &Report) -> String {
+    use std::fmt::Write;
+    let p2p = report.bounds.p2p.as_secs_f64();
+    let mut out = format!(
+        "{:<18} {:<12} {:>10} {:>12} {:>12}\n",
+        "PEER", "ROLE", "FINISHED", "÷ D_p2p", "UPLOADED"
+    );
+    for peer in &report.peers {
+        let role = if peer.free_rider {
+            "free-rider"
+        } else {
+            "contributor"
+        };
+        let (finished, ratio) = match peer.finished {
+            Some(t) => (
+                format!("{:.1} s", t.as_secs_f64()),
+                format!("{:.2}", t.as_secs_f64() / p2p),
+            ),
+            None => ("—".into(), "—".into()),
+        };
+        let _ = writeln!(
+            out,
+            "{:<18} {:<12} {:>10} {:>12} {:>12}",
+            peer.address,
+            role,
+            finished,
+            ratio,
+            human(peer.uploaded)
+        );
+    }
+    let times = |riders: bool| -> Vec<f64> {
+        report
+            .peers
+            .iter()
+            .filter(|p| p.free_rider == riders)
+            .filter_map(|p| p.finished.map(|t| t.as_secs_f64()))
+            .collect()
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let contributors = times(false);
+    let riders = times(true);
+    let last = contributors
+        .iter()
+        .chain(&riders)
+        .copied()
+        .fold(0.0, f64::max);
+    let _ = writeln!(out, "seed uploaded {}", human(report.seed_uploaded));
+    let _ = writeln!(
+        out,
+        "all finished after {last:.1} s = {:.2} × D_p2p ({:.2} × D_cs); {} of {} finished",
+        last / p2p,
+        last / report.bounds.client_server.as_secs_f64(),
+        contributors.len() + riders.len(),
+        report.peers.len()
+    );
+    if !riders.is_empty() && !contributors.is_empty() {
+        let _ = writeln!(
+            out,
+            "contributors finished after {:.1} s on average, free-riders after {:.1} s ({:.2}×)",
+            mean(&contributors),
+            mean(&riders),
+            mean(&riders) / mean(&contributors)
+        );
+    }
+    out
+}
+
+fn report_json(plan: &Plan, report: &Report) -> String {
+    let peers: Vec<serde_json::Value> = report
+        .peers
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "address": p.address.to_string(),
+                "free_rider": p.free_rider,
+                "finished_s": p.finished.map(|t| t.as_secs_f64()),
+                "uploaded": p.uploaded,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "peers": plan.peers,
+        "file_size": plan.file_size,
+        "upload_limit": plan.upload_limit,
+        "seed_upload": plan.seed_upload,
+        "free_riders": plan.free_riders,
+        "bound_client_server_s": report.bounds.client_server.as_secs_f64(),
+        "bound_p2p_s": report.bounds.p2p.as_secs_f64(),
+        "seed_uploaded": report.seed_uploaded,
+        "results": peers,
+    })
+    .to_string()
 }
 
 /// Starts a tracker as `tracker` says; its row for the table.

@@ -87,6 +87,8 @@ pub struct Identity {
 /// A snapshot for progress bars and summaries.
 #[derive(Debug, Clone, Default)]
 pub struct Status {
+    /// Where the peer accepts connections.
+    pub listen: Option<SocketAddr>,
     pub done: u64,
     pub total: u64,
     pub downloaded: u64,
@@ -241,6 +243,7 @@ fn status(torrent: &mut Torrent, state: &Driver, finished_after: Option<Duration
     let (done, downloaded, uploaded) = torrent.progress();
     let (download_rate, upload_rate) = torrent.rates(Instant::now());
     Status {
+        listen: Some(state.listen),
         done,
         total: state.identity.total_length,
         downloaded,
@@ -480,8 +483,9 @@ impl Driver {
                     Err(err) => tracing::debug!("announce to {url}: {err}"),
                 }
             }
-            // No tracker answered: try again in a minute.
-            let _ = events.send(Event::Announced(Vec::new(), Duration::from_secs(60)));
+            // No tracker answered (or it refused, as opentracker does for a moment after it
+            // starts): try again soon.
+            let _ = events.send(Event::Announced(Vec::new(), Duration::from_secs(5)));
         }
     }
 }

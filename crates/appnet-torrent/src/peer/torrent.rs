@@ -90,6 +90,18 @@ struct Peer {
     greeted: bool,
 }
 
+/// Requests in flight with one peer: what it sends in [`QUEUE_TIME`], at least
+/// [`MIN_PIPELINE`], at most `max`. A deep queue at a slow peer only delays pieces, and
+/// pieces asked of one peer look as rare as ever to every other peer, which then asks the
+/// same slow source for them: duplicates a seed pays for with its upload.
+fn pipeline_depth(rate: f64, max: usize) -> usize {
+    let blocks = rate * QUEUE_TIME.as_secs_f64() / f64::from(crate::wire::BLOCK_LEN);
+    (blocks.ceil() as usize).clamp(MIN_PIPELINE, max.max(MIN_PIPELINE))
+}
+
+const QUEUE_TIME: Duration = Duration::from_millis(500);
+const MIN_PIPELINE: usize = 4;
+
 /// Released blocks remembered per peer.
 const RELEASED: usize = 512;
 
@@ -429,16 +441,14 @@ impl Torrent {
     }
 
     fn request_more(&mut self, key: PeerKey, now: Instant) {
-        let Some(peer) = self.peers.get(&key) else {
+        let Some(peer) = self.peers.get_mut(&key) else {
             return;
         };
         if peer.peer_choking || !peer.am_interested || self.picker.is_complete() {
             return;
         }
-        let room = self
-            .settings
-            .pipeline
-            .saturating_sub(peer.outstanding.len());
+        let depth = pipeline_depth(peer.download.rate(now), self.settings.pipeline);
+        let room = depth.saturating_sub(peer.outstanding.len());
         if room == 0 {
             return;
         }
