@@ -75,9 +75,11 @@ impl Plan {
 
     /// Whether peer `index` (0-based) is a free-rider: spread through the swarm, not bunched.
     pub fn is_free_rider(&self, index: usize) -> bool {
-        self.free_riders > 0
-            && index % self.peers.div_ceil(self.free_riders) == 0
-            && index / self.peers.div_ceil(self.free_riders) < self.free_riders
+        if self.free_riders == 0 {
+            return false;
+        }
+        let spacing = self.peers.div_ceil(self.free_riders);
+        index.is_multiple_of(spacing) && index / spacing < self.free_riders
     }
 }
 
