@@ -124,7 +124,8 @@ pub async fn run(
     let seed_options = options(0, Some(plan.seed_upload), None);
     let seed_have = Bitfield::full(meta.info().piece_count());
     let seed_task = tokio::spawn(driver::run(
-        Torrent::new(seed, seed_have, Settings::default()),
+        // BEP 16: the seed's upload, the scarce resource, carries each piece about once.
+        Torrent::new(seed, seed_have, Settings { super_seed: true, ..Settings::default() }),
         identity.clone(),
         seed_options,
         tracer.clone(),

@@ -20,6 +20,7 @@ use super::choker::{Candidate, Choker, RECHOKE, SNUB};
 use super::picker::{Geometry, Picker};
 use super::rate::RateMeter;
 use super::storage::Storage;
+use super::superseed::SuperSeed;
 use crate::wire::{Bitfield, BlockRequest, MAX_BLOCK_LEN, Message};
 
 /// A connection's key, given by the driver.
@@ -38,6 +39,8 @@ pub struct Settings {
     pub pipeline: usize,
     /// Never unchoke anyone: a free-rider, for the swarm experiment.
     pub free_rider: bool,
+    /// Seed in BEP 16's super-seeding mode (when the torrent starts complete).
+    pub super_seed: bool,
     /// Seeds the random choices (piece picking, optimistic unchokes).
     pub seed: u64,
 }
@@ -47,6 +50,7 @@ impl Default for Settings {
         Settings {
             pipeline: 64,
             free_rider: false,
+            super_seed: false,
             seed: rand::random(),
         }
     }
@@ -138,6 +142,8 @@ pub struct Torrent {
     /// Which peers sent blocks of each piece in progress (for strikes if it fails).
     contributors: HashMap<u32, HashSet<PeerKey>>,
     rng: StdRng,
+    /// Present while super-seeding.
+    super_seed: Option<SuperSeed>,
     actions: VecDeque<Action>,
     last_rechoke: Option<Instant>,
     uploaded: u64,
@@ -150,7 +156,10 @@ impl Torrent {
     pub fn new(storage: Storage, have: Bitfield, settings: Settings) -> Torrent {
         let completed = have.all();
         let geometry = Geometry::from(storage.info());
+        let super_seed =
+            (settings.super_seed && completed).then(|| SuperSeed::new(geometry.piece_count));
         Torrent {
+            super_seed,
             picker: Picker::new(geometry, have, settings.seed),
             rng: StdRng::seed_from_u64(settings.seed ^ 0x5eed),
             settings,
@@ -220,6 +229,20 @@ impl Torrent {
                 greeted: false,
             },
         );
+        if self.super_seed.is_some() {
+            // BEP 16: the seed looks like a peer with nothing, then offers a few pieces.
+            if fast {
+                self.send(key, Message::HaveNone);
+            }
+            let has = Bitfield::new(pieces);
+            let offers = self
+                .super_seed
+                .as_mut()
+                .map(|seed| seed.join(key, &has, &mut self.rng))
+                .unwrap_or_default();
+            self.offer(key, offers);
+            return;
+        }
         let have = self.picker.have();
         let greeting = match (fast, have.all(), have.none()) {
             (true, true, _) => Message::HaveAll,
@@ -236,6 +259,9 @@ impl Torrent {
         let Some(peer) = self.peers.remove(&key) else {
             return;
         };
+        if let Some(seed) = self.super_seed.as_mut() {
+            seed.leave(key);
+        }
         self.picker.peer_gone(peer.has.ones());
         for (block, _) in peer.outstanding {
             self.picker.dropped(block);
@@ -356,6 +382,20 @@ impl Torrent {
                     Ok(data) => {
                         peer.upload.record(now, u64::from(block.length));
                         self.uploaded += u64::from(block.length);
+                        if let Some(seed) = self.super_seed.as_mut() {
+                            let piece_len = u64::from(self.picker.geometry().piece_size(block.index));
+                            let offers = seed.uploaded(
+                                *key,
+                                block.index,
+                                u64::from(block.length),
+                                piece_len,
+                                &peer.has,
+                                &mut self.rng,
+                            );
+                            for piece in offers {
+                                self.actions.push_back(Action::Send(*key, Message::Have(piece)));
+                            }
+                        }
                         self.send(
                             *key,
                             Message::Piece {
@@ -388,6 +428,13 @@ impl Torrent {
         self.actions.push_back(Action::Note(text));
     }
 
+    /// Super-seeding: shows the peer these pieces.
+    fn offer(&mut self, key: PeerKey, pieces: Vec<u32>) {
+        for piece in pieces {
+            self.send(key, Message::Have(piece));
+        }
+    }
+
     fn choked_by(&mut self, key: PeerKey) {
         let Some(peer) = self.peers.get_mut(&key) else {
             return;
@@ -418,6 +465,10 @@ impl Torrent {
         for piece in pieces.filter(|p| *p < count) {
             if self.peer_mut(key).has.set(piece) {
                 self.picker.peer_has(piece);
+                if let (Some(seed), Some(peer)) = (self.super_seed.as_mut(), self.peers.get(&key)) {
+                    let offers = seed.peer_has(key, piece, &peer.has, &mut self.rng);
+                    self.offer(key, offers);
+                }
             }
         }
         self.update_interest(key);
@@ -650,6 +701,10 @@ mod tests {
     /// A torrent of `data` in 32 KiB pieces: seeding it, or downloading it into an empty
     /// directory.
     fn side(data: &[u8], seeding: bool, seed: u64) -> Side {
+        side_with(data, seeding, Settings { seed, ..Settings::default() })
+    }
+
+    fn side_with(data: &[u8], seeding: bool, settings: Settings) -> Side {
         let dir = tempfile::tempdir().unwrap();
         let source = dir.path().join("data.bin");
         std::fs::write(&source, data).unwrap();
@@ -663,10 +718,6 @@ mod tests {
         };
         let storage = Storage::open(meta.info(), placement, !seeding).unwrap();
         let have = storage.check_all(&mut |_| {}).unwrap();
-        let settings = Settings {
-            seed,
-            ..Settings::default()
-        };
         Side {
             torrent: Torrent::new(storage, have, settings),
             _dir: dir,
@@ -693,8 +744,15 @@ mod tests {
     #[test]
     fn a_leecher_gets_every_piece_from_a_seeder() {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
-        let mut seeder = side(&data, true, 1);
-        let mut leecher = side(&data, false, 2);
+        for super_seed in [false, true] {
+            let settings = Settings { seed: 1, super_seed, ..Settings::default() };
+            let seeder = side_with(&data, true, settings);
+            let leecher = side(&data, false, 2);
+            transfer(&data, seeder, leecher);
+        }
+    }
+
+    fn transfer(data: &[u8], mut seeder: Side, mut leecher: Side) {
         assert!(seeder.torrent.is_complete() && !leecher.torrent.is_complete());
         let now = Instant::now();
         seeder.torrent.connected(1, addr(2), true, now);
