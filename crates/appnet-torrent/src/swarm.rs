@@ -125,7 +125,14 @@ pub async fn run(
     let seed_have = Bitfield::full(meta.info().piece_count());
     let seed_task = tokio::spawn(driver::run(
         // BEP 16: the seed's upload, the scarce resource, carries each piece about once.
-        Torrent::new(seed, seed_have, Settings { super_seed: true, ..Settings::default() }),
+        Torrent::new(
+            seed,
+            seed_have,
+            Settings {
+                super_seed: true,
+                ..Settings::default()
+            },
+        ),
         identity.clone(),
         seed_options,
         tracer.clone(),
@@ -342,16 +349,14 @@ mod tests {
         assert_eq!(report.peers.len(), 4);
         for peer in &report.peers {
             assert!(peer.finished.is_some(), "{report:#?}");
-            let copy = std::fs::read(
-                dir.path().join(format!(
+            let copy = std::fs::read(dir.path().join(format!(
                     "peer{}/shared.bin",
                     report
                         .peers
                         .iter()
                         .position(|p| p.address == peer.address)
                         .unwrap()
-                )),
-            )
+                )))
             .unwrap();
             assert_eq!(copy.len() as u64, plan.file_size);
         }

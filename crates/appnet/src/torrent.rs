@@ -54,6 +54,10 @@ pub enum TorrentCommand {
         /// The file, or the directory, the torrent was made from.
         #[arg(long, value_name = "PATH")]
         from: PathBuf,
+        /// BEP 16 super-seeding: show each peer a few pieces at a time, so this seed's upload
+        /// carries each piece about once (for a first seed with little upload).
+        #[arg(long)]
+        super_seed: bool,
         #[command(flatten)]
         peer: PeerArgs,
     },
@@ -146,10 +150,16 @@ pub async fn run(
         TorrentCommand::Seed {
             torrent,
             from,
+            super_seed,
             peer,
         } => {
             let meta = load(&torrent)?;
-            let status = run_peer(&meta, Placement::At(&from), false, peer, tracer).await?;
+            let settings = Settings {
+                super_seed,
+                ..Settings::default()
+            };
+            let status =
+                run_peer(&meta, Placement::At(&from), false, settings, peer, tracer).await?;
             println!("seeded: {} uploaded", human(status.uploaded));
             Ok(ExitCode::SUCCESS)
         }
@@ -161,7 +171,15 @@ pub async fn run(
             peer,
         } => {
             let meta = load(&torrent)?;
-            let status = run_peer(&meta, Placement::Into(&output), !seed, peer, tracer).await?;
+            let status = run_peer(
+                &meta,
+                Placement::Into(&output),
+                !seed,
+                Settings::default(),
+                peer,
+                tracer,
+            )
+            .await?;
             if !status.complete {
                 bail!("stopped before the download was complete");
             }
@@ -507,6 +525,7 @@ async fn run_peer(
     meta: &Metainfo,
     placement: Placement<'_>,
     stop_when_complete: bool,
+    settings: Settings,
     args: PeerArgs,
     tracer: &Tracer,
 ) -> anyhow::Result<Status> {
@@ -526,7 +545,7 @@ async fn run_peer(
             info.piece_count()
         );
     }
-    let torrent = Torrent::new(storage, have, Settings::default());
+    let torrent = Torrent::new(storage, have, settings);
     let identity = identity(meta);
     let options = PeerOptions {
         listen: args.listen.unwrap_or(PeerOptions::default().listen),

@@ -81,7 +81,13 @@ impl SuperSeed {
     }
 
     /// The peer says it has `piece` (from us or from anyone): an offer of it is done.
-    pub fn peer_has(&mut self, key: PeerKey, piece: u32, has: &Bitfield, rng: &mut StdRng) -> Vec<u32> {
+    pub fn peer_has(
+        &mut self,
+        key: PeerKey,
+        piece: u32,
+        has: &Bitfield,
+        rng: &mut StdRng,
+    ) -> Vec<u32> {
         let Some(offers) = self.offers.get_mut(&key) else {
             return Vec::new();
         };
@@ -96,10 +102,7 @@ impl SuperSeed {
     /// Tops the peer's offers up to [`OFFERS`] with the least-offered pieces it lacks.
     fn refill(&mut self, key: PeerKey, has: &Bitfield, rng: &mut StdRng) -> Vec<u32> {
         let mut new = Vec::new();
-        loop {
-            let Some(offers) = self.offers.get(&key) else {
-                break;
-            };
+        while let Some(offers) = self.offers.get(&key) {
             if offers.pending.len() >= OFFERS {
                 break;
             }
@@ -140,7 +143,11 @@ mod tests {
         let mut all: Vec<u32> = [a.clone(), b, c].concat();
         all.sort_unstable();
         all.dedup();
-        assert_eq!(all.len(), 12, "twelve pieces, three peers, four each: no overlap");
+        assert_eq!(
+            all.len(),
+            12,
+            "twelve pieces, three peers, four each: no overlap"
+        );
         // Peer 1 takes its first piece: it is offered another, now a second copy.
         let next = seed.uploaded(1, a[0], 64, 64, &empty, &mut rng);
         assert_eq!(next.len(), 1);

@@ -383,7 +383,8 @@ impl Torrent {
                         peer.upload.record(now, u64::from(block.length));
                         self.uploaded += u64::from(block.length);
                         if let Some(seed) = self.super_seed.as_mut() {
-                            let piece_len = u64::from(self.picker.geometry().piece_size(block.index));
+                            let piece_len =
+                                u64::from(self.picker.geometry().piece_size(block.index));
                             let offers = seed.uploaded(
                                 *key,
                                 block.index,
@@ -393,7 +394,8 @@ impl Torrent {
                                 &mut self.rng,
                             );
                             for piece in offers {
-                                self.actions.push_back(Action::Send(*key, Message::Have(piece)));
+                                self.actions
+                                    .push_back(Action::Send(*key, Message::Have(piece)));
                             }
                         }
                         self.send(
@@ -701,7 +703,14 @@ mod tests {
     /// A torrent of `data` in 32 KiB pieces: seeding it, or downloading it into an empty
     /// directory.
     fn side(data: &[u8], seeding: bool, seed: u64) -> Side {
-        side_with(data, seeding, Settings { seed, ..Settings::default() })
+        side_with(
+            data,
+            seeding,
+            Settings {
+                seed,
+                ..Settings::default()
+            },
+        )
     }
 
     fn side_with(data: &[u8], seeding: bool, settings: Settings) -> Side {
@@ -745,7 +754,11 @@ mod tests {
     fn a_leecher_gets_every_piece_from_a_seeder() {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
         for super_seed in [false, true] {
-            let settings = Settings { seed: 1, super_seed, ..Settings::default() };
+            let settings = Settings {
+                seed: 1,
+                super_seed,
+                ..Settings::default()
+            };
             let seeder = side_with(&data, true, settings);
             let leecher = side(&data, false, 2);
             transfer(&data, seeder, leecher);
