@@ -568,9 +568,10 @@ fn up_relays_alice_to_bob_by_mx_through_the_mini_resolver() {
     let dir = tempfile::tempdir().unwrap();
     let config_text = up_config();
     let up_dir: PathBuf = config_text
-        .lines()
-        .find_map(|line| line.strip_prefix("up_dir = "))
-        .map(|quoted| quoted.trim_matches('"').into())
+        .split("\n[")
+        .find(|section| section.starts_with("mail]"))
+        .and_then(|mail| mail.lines().find_map(|line| line.strip_prefix("up_dir = ")))
+        .map(|quoted| PathBuf::from(quoted.trim_matches('"')))
         .expect("up_config sets [mail] up_dir");
     let config = dir.path().join("up.toml");
     std::fs::write(&config, &config_text).unwrap();

@@ -454,10 +454,15 @@ impl Torrent {
     }
 
     fn interest_from(&mut self, key: PeerKey, interested: bool, now: Instant) {
-        self.peer_mut(key).peer_interested = interested;
-        // A free upload slot should not wait for the next 10-second round.
+        let peer = self.peer_mut(key);
+        peer.peer_interested = interested;
+        let held_a_slot = !peer.am_choking;
+        // A free upload slot should not wait for the next 10-second round: not at the start,
+        // and not when a peer we upload to has all it wants from us (at the end of a swarm,
+        // when the last pieces must spread fast).
         let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
-        if interested && unchoked <= super::choker::UPLOAD_SLOTS {
+        let slot_free = interested && unchoked <= super::choker::UPLOAD_SLOTS;
+        if slot_free || (!interested && held_a_slot) {
             self.rechoke(now);
         }
     }
@@ -615,6 +620,8 @@ impl Torrent {
             self.completed = true;
             self.note("download complete: every piece verified".into());
             self.actions.push_back(Action::Completed);
+            // Seeding from now on: slots go by upload rate, at once.
+            self.last_rechoke = None;
         }
     }
 
