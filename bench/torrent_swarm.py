@@ -29,24 +29,23 @@ The piece length is what ours chooses for the file size (`appnet torrent create`
 --piece-length, read from the .torrent) unless --piece-length says otherwise; both get it
 explicitly.
 
-Measured upload rates. aria2's upload limiter delivers less than its nominal rate (~88% here), so
-the bound at the nominal rates is not the bound that swarm could reach. First, once per side, each
-program's limiter is measured alone: a seed and one peer that wants every piece (min(F, 16 MiB)),
-so the seed always has something to send; its rate over the middle of its sending, as a share of
-the nominal rate, is that program's limiter share. D_p2p' is the bound with every rate scaled by
-that share (same program, same limiter): D_p2p / share; each swarm is also set against its own
-D_p2p'. Rates come from `ss -tinpe`, sampled every --sample-interval seconds for the processes
-of the swarm (bytes_acked per socket, the process by pid and the node by its local address: the
-same method for both swarms, and blind to other swarms on these addresses). A node's rate while
-sending is the bytes it sent between the samples at which it had sent 10% and 90% of its total,
-over the time between them: no start-up burst, no endgame tail. In the swarms these are printed
-too, the seed's and the peers' median; the peers' include waits for someone to ask, so they are no
-capacity. (A short burst at the start lets a swarm finish a little under the bound: ours's token
-bucket starts full with a quarter second of its rate.) The seed's uploaded bytes are each
-program's own figure: ours's JSON, aria2's RPC (aria2.tellActive's uploadLength; the aria2 seed
-alone runs with --enable-rpc on 127.0.0.1); ss's total over seed and peers, as a multiple of N·F,
-shows how much was sent twice (ss misses what a connection sent after its last sample before it
-closed, so it can read a little under 1.00).
+Measured upload rates. PEERS.md notes that aria2's upload limiter delivers ~88% of its nominal
+rate, so each swarm is also set against the bound at the rates it really sent at: D_p2p' =
+max{F/u_s', N·F/(u_s' + Σu_i')}, where a node's u' is the bytes it sent divided by the time it was
+sending, from the start of the first sampling interval in which it sent at least one 16 KiB block
+to the end of the last such interval (a contributor that never sent a block counts 0). The rates
+come from `ss -tinpe`, sampled every --sample-interval seconds for the processes of the swarm
+(bytes_acked per socket, the process by pid, the node by its local address: the same method for
+both swarms, and blind to anyone else's swarm on these addresses). Peers' rates include waits for
+someone to ask, so they are what was sent, not what could have been. ss misses what a connection
+sent after its last sample if it closed before the next one (aria2 closes seed-to-seed
+connections as soon as a peer completes), so its totals can read a little low; the seed's
+uploaded bytes are therefore each program's own figure: ours's JSON, aria2's RPC
+(aria2.tellActive's uploadLength; the aria2 seed alone runs with --enable-rpc on 127.0.0.1).
+Before the swarms, each program's limiter is run alone once, for the record (step 2: a seed and
+one peer that wants every piece, min(F, 16 MiB)): its rate while sending, how soon its first block
+went out, and the peer's finish against F/u_s. (A short burst at the start lets a swarm finish a
+little under the bound: ours's token bucket starts full with a quarter second of its rate.)
 
 Free-riders: one more run, ours only (aria2 has no such mode), N = 10 with K = 3 peers that never
 upload (--free-riders 10:3): contributors' mean finish vs free-riders' mean. A ratio above 1
@@ -95,7 +94,7 @@ from smtp import report
 
 MIB = 1 << 20
 RPC_SECRET = "appnet-bench"
-CALIBRATION = 16 * MIB  # file size for the limiter calibration (or F if smaller)
+CALIBRATION = 16 * MIB  # file size for step 2, each limiter alone (or F if smaller)
 HOOK = '#!/bin/sh\n# aria2 --on-bt-download-complete: when this leecher had every piece, verified.\n' \
        'date +%s.%N > "$BENCH_DONE.tmp" && mv "$BENCH_DONE.tmp" "$BENCH_DONE"\n'
 BLOCK = 16 * 1024  # an interval in which a node sent less than one block does not count as sending

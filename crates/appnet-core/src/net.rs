@@ -90,3 +90,15 @@ pub async fn bind_udp_and_tcp(
     }
     Err(last_error.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrInUse)))
 }
+
+/// A TCP listener on `address` with SO_REUSEADDR — a port whose last connections linger in
+/// TIME_WAIT can be listened on again at once — and a backlog of `backlog`.
+pub fn listen_reusing(address: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(backlog)
+}

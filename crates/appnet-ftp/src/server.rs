@@ -372,13 +372,13 @@ impl Connection {
         self.passive = None;
         let ip = self.local.ip();
         let listener = match &self.context.passive_ports {
-            None => bind_listener(SocketAddr::new(ip, 0)).ok()?,
+            None => passive_listener(SocketAddr::new(ip, 0)).ok()?,
             Some(range) => {
                 let ports: Vec<u16> = range.ports().collect();
                 let start = self.context.next_passive.fetch_add(1, Ordering::Relaxed);
                 (0..ports.len())
                     .map(|i| ports[(start + i) % ports.len()])
-                    .find_map(|port| bind_listener(SocketAddr::new(ip, port)).ok())?
+                    .find_map(|port| passive_listener(SocketAddr::new(ip, port)).ok())?
             }
         };
         let port = listener.local_addr().ok()?.port();
@@ -521,16 +521,10 @@ impl Connection {
     }
 }
 
-fn bind_listener(address: SocketAddr) -> io::Result<TcpListener> {
-    let socket = match address {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    // A passive port's last data connection may linger in TIME_WAIT; it must not keep the
-    // port from the next session.
-    socket.set_reuseaddr(true)?;
-    socket.bind(address)?;
-    socket.listen(1)
+/// A passive port's last data connection may linger in TIME_WAIT; it must not keep the port
+/// from the next session. One connection is expected.
+fn passive_listener(address: SocketAddr) -> io::Result<TcpListener> {
+    appnet_core::net::listen_reusing(address, 1)
 }
 
 /// Moves a payload over a data connection (TLS first if `tls`), every wait bounded by

@@ -27,6 +27,19 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// `appnet torrent get TORRENT -o OUT --listen LISTEN`, which must succeed; its output.
+fn get(torrent: &Path, out: &Path, listen: &str) -> String {
+    ok(&[
+        "torrent",
+        "get",
+        torrent.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--listen",
+        listen,
+    ])
+}
+
 fn loopback_port() -> u16 {
     free_port_on(&["127.0.0.1".parse().unwrap()])
 }
@@ -139,15 +152,7 @@ fn our_seeder_and_downloader_through_our_tracker_and_a_resume() {
     let (data, torrent) = lab.album(&announce);
     let _seeder = seed(&torrent, &data, &format!("127.0.0.11:{}", loopback_port()));
     let out = lab.path("out");
-    let said = ok(&[
-        "torrent",
-        "get",
-        torrent.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--listen",
-        "127.0.0.12:0",
-    ]);
+    let said = get(&torrent, &out, "127.0.0.12:0");
     assert!(said.contains("every piece verified"), "{said}");
     assert_same_tree(&data, &out.join("album"));
 
@@ -156,15 +161,7 @@ fn our_seeder_and_downloader_through_our_tracker_and_a_resume() {
     let mut bytes = std::fs::read(&track).unwrap();
     bytes[1_000_000] ^= 0xff;
     std::fs::write(&track, bytes).unwrap();
-    ok(&[
-        "torrent",
-        "get",
-        torrent.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--listen",
-        "127.0.0.12:0",
-    ]);
+    get(&torrent, &out, "127.0.0.12:0");
     assert_same_tree(&data, &out.join("album"));
 }
 
@@ -222,15 +219,7 @@ fn aria2c_downloads_from_our_seeder_and_we_download_from_aria2c() {
             .arg(&torrent),
     );
     let ours = lab.path("our-copy");
-    ok(&[
-        "torrent",
-        "get",
-        torrent.to_str().unwrap(),
-        "-o",
-        ours.to_str().unwrap(),
-        "--listen",
-        "127.0.0.14:0",
-    ]);
+    get(&torrent, &ours, "127.0.0.14:0");
     assert_same_tree(&data, &ours.join("album"));
 }
 
@@ -321,15 +310,7 @@ fn our_peers_use_opentracker_and_load_mktorrent_files() {
     // peers listen there.
     let _seeder = seed(&torrent, &file, &format!("127.0.0.1:{}", loopback_port()));
     let out = lab.path("out");
-    ok(&[
-        "torrent",
-        "get",
-        torrent.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    get(&torrent, &out, "127.0.0.1:0");
     assert!(std::fs::read(out.join("clip.bin")).unwrap() == std::fs::read(&file).unwrap());
 }
 

@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use appnet_core::lifecycle::Shutdown;
+use appnet_core::net::listen_reusing;
 use appnet_core::trace::{Role, TraceScope, Tracer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -134,7 +135,7 @@ pub async fn run(
     shutdown: Shutdown,
     mut on_status: impl FnMut(&Status),
 ) -> io::Result<Status> {
-    let listener = bind_listener(options.listen)?;
+    let listener = listen_reusing(options.listen, 128)?;
     let listen = listener.local_addr()?;
     let peer_id = new_peer_id();
     let (events, mut inbox) = mpsc::unbounded_channel();
@@ -488,16 +489,6 @@ impl Driver {
             let _ = events.send(Event::Announced(Vec::new(), Duration::from_secs(5)));
         }
     }
-}
-
-fn bind_listener(address: SocketAddr) -> io::Result<TcpListener> {
-    let socket = match address {
-        SocketAddr::V4(_) => TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(address)?;
-    socket.listen(128)
 }
 
 /// BEP 20 style: `-AN0001-` and twelve random bytes.
