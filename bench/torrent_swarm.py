@@ -434,10 +434,13 @@ def aria2_argv(ip: str, port: int, upload: int, directory: pathlib.Path, cap_min
             "--seed-ratio=0.0", f"--seed-time={cap_minutes}"]
 
 
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
+
+
 def scrape_complete(port: int, info_hash: str) -> int:
     query = urllib.parse.quote(bytes.fromhex(info_hash), safe="")
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/scrape?info_hash={query}", timeout=2) as reply:
+        with LOCAL.open(f"http://127.0.0.1:{port}/scrape?info_hash={query}", timeout=2) as reply:
             body = reply.read()
     except OSError:
         return 0
@@ -452,7 +455,7 @@ def aria2_uploaded(port: int) -> int | None:
     try:
         request = urllib.request.Request(f"http://127.0.0.1:{port}/jsonrpc", data=json.dumps(call).encode(),
                                          headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=5) as reply:
+        with LOCAL.open(request, timeout=5) as reply:
             return sum(int(d["uploadLength"]) for d in json.load(reply)["result"])
     except (OSError, KeyError, ValueError) as error:
         report(f"    note: aria2 seed's RPC did not answer ({error}); its uploaded bytes are ss's")

@@ -90,8 +90,6 @@ struct Peer {
     /// Blocks we stopped waiting for (cancelled, timed out, choked away): still welcome if
     /// they arrive, unlike a block nobody asked for.
     released: VecDeque<BlockRequest>,
-    /// A message that sets state has come: a bitfield may only come before (BEP 3).
-    greeted: bool,
 }
 
 /// Requests in flight with one peer: what it sends in [`QUEUE_TIME`], at least
@@ -226,7 +224,6 @@ impl Torrent {
                 last_block: None,
                 strikes: 0,
                 released: VecDeque::new(),
-                greeted: false,
             },
         );
         if self.super_seed.is_some() {
@@ -273,29 +270,11 @@ impl Torrent {
 
     /// A message from a peer.
     pub fn message(&mut self, key: PeerKey, message: Message, now: Instant) {
-        let Some(peer) = self.peers.get_mut(&key) else {
-            return;
-        };
-        let announces_all = matches!(
-            message,
-            Message::Bitfield(_) | Message::HaveAll | Message::HaveNone
-        );
-        if announces_all && peer.greeted {
-            self.actions.push_back(Action::Disconnect(
-                key,
-                format!("sent {} after other messages", message.name()),
-            ));
+        if !self.peers.contains_key(&key) {
             return;
         }
-        let background = matches!(
-            message,
-            Message::KeepAlive
-                | Message::Port(_)
-                | Message::Extended { .. }
-                | Message::AllowedFast(_)
-                | Message::Suggest(_)
-        );
-        peer.greeted |= !background;
+        // BEP 3 wants a bitfield only first, but aria2 sends another after a reconnect; a
+        // late one only adds pieces, so it is taken as a batch of haves.
         match message {
             Message::KeepAlive
             | Message::Port(_)
