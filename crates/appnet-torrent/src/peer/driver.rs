@@ -43,6 +43,8 @@ const SEND_QUEUE: usize = 256 * 1024;
 const IDLE: Duration = Duration::from_secs(180);
 const KEEP_ALIVE: Duration = Duration::from_secs(100);
 const TICK: Duration = Duration::from_millis(100);
+/// Bytes gathered into one write at most.
+const WRITE_BATCH: usize = 256 * 1024;
 
 /// How a peer runs.
 #[derive(Debug, Clone)]
@@ -650,11 +652,19 @@ async fn write_loop(
     events: mpsc::UnboundedSender<Event>,
 ) {
     let reason = loop {
-        let bytes = match tokio::time::timeout(KEEP_ALIVE, queue.recv()).await {
+        let mut bytes = match tokio::time::timeout(KEEP_ALIVE, queue.recv()).await {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return,
             Err(_) => Message::KeepAlive.encode(),
         };
+        // Everything already queued goes in the same write: a verified piece means a `have`
+        // to every peer, and a system call for each would cost more than the bytes.
+        while bytes.len() < WRITE_BATCH {
+            match queue.try_recv() {
+                Ok(more) => bytes.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
         let result = write.write_all(&bytes).await;
         queued.fetch_sub(
             bytes.len().min(queued.load(Ordering::Relaxed)),

@@ -132,11 +132,6 @@ impl Picker {
         }
     }
 
-    /// Whether a peer with these pieces has anything we want (we are interested).
-    pub fn wants_any(&self, peer_has: impl Fn(u32) -> bool) -> bool {
-        (0..self.geometry.piece_count).any(|p| !self.has(p) && peer_has(p))
-    }
-
     /// Up to `max` blocks to request from a peer that has `peer_has`, none of `outstanding`
     /// (what that peer was already asked for). Marks them requested.
     pub fn pick(

@@ -90,6 +90,10 @@ struct Peer {
     /// Blocks we stopped waiting for (cancelled, timed out, choked away): still welcome if
     /// they arrive, unlike a block nobody asked for.
     released: VecDeque<BlockRequest>,
+    /// How many of its pieces we lack: we are interested while this is above zero. Kept up
+    /// to date as pieces come and go, since rescanning every peer's bitfield after every
+    /// verified piece costs pieces × peers each time.
+    wanted: u32,
 }
 
 /// Requests in flight with one peer: what it sends in [`QUEUE_TIME`], at least
@@ -224,6 +228,7 @@ impl Torrent {
                 last_block: None,
                 strikes: 0,
                 released: VecDeque::new(),
+                wanted: 0,
             },
         );
         if self.super_seed.is_some() {
@@ -449,7 +454,10 @@ impl Torrent {
     fn peer_has(&mut self, key: PeerKey, pieces: impl Iterator<Item = u32>, now: Instant) {
         let count = self.picker.geometry().piece_count;
         for piece in pieces.filter(|p| *p < count) {
-            if self.peer_mut(key).has.set(piece) {
+            let lacking = !self.picker.has(piece);
+            let peer = self.peer_mut(key);
+            if peer.has.set(piece) {
+                peer.wanted += u32::from(lacking);
                 self.picker.peer_has(piece);
                 if let (Some(seed), Some(peer)) = (self.super_seed.as_mut(), self.peers.get(&key)) {
                     let offers = seed.peer_has(key, piece, &peer.has, &mut self.rng);
@@ -465,7 +473,7 @@ impl Torrent {
         let Some(peer) = self.peers.get(&key) else {
             return;
         };
-        let wanted = !self.picker.is_complete() && self.picker.wants_any(|p| peer.has.get(p));
+        let wanted = !self.picker.is_complete() && peer.wanted > 0;
         if wanted != peer.am_interested {
             self.peer_mut(key).am_interested = wanted;
             let message = if wanted {
@@ -593,7 +601,11 @@ impl Torrent {
             self.send(*key, Message::Have(index));
         }
         for key in keys {
-            self.update_interest(key);
+            let peer = self.peer_mut(key);
+            if peer.has.get(index) {
+                peer.wanted = peer.wanted.saturating_sub(1);
+                self.update_interest(key);
+            }
         }
         if self.picker.is_complete() && !self.completed {
             self.completed = true;
