@@ -4,6 +4,10 @@
 //! seed's scarce upload carries each piece about once: the swarm finishes near `F/u_s`, the
 //! course's bound, instead of paying for copies two peers asked for at once.
 //!
+//! As BEP 16 has it, a peer gets a new piece only once a piece it was given shows up at
+//! another peer: a peer that passes nothing on — a free-rider — gets its first few pieces
+//! and then nothing more from the seed.
+//!
 //! Sans IO: the torrent core tells it who joined, what was uploaded, which `have`s came, and
 //! announces the pieces it returns with `have` messages.
 
@@ -15,7 +19,8 @@ use rand::rngs::StdRng;
 use super::torrent::PeerKey;
 use crate::wire::Bitfield;
 
-/// Pieces offered to one peer at a time: enough to keep a request pipeline full.
+/// Pieces a peer may hold from us at a time, offered or given and not yet seen elsewhere:
+/// enough to keep a request pipeline full.
 pub const OFFERS: usize = 4;
 
 #[derive(Debug)]
@@ -32,6 +37,14 @@ struct Offers {
     pending: Vec<(u32, u64)>,
     /// Passed on in full: the peer has them, whether or not its `have` has come yet.
     given: HashSet<u32>,
+    /// Given, and not yet seen at any other peer.
+    unshared: Vec<u32>,
+}
+
+impl Offers {
+    fn held(&self) -> usize {
+        self.pending.len() + self.unshared.len()
+    }
 }
 
 impl SuperSeed {
@@ -55,13 +68,17 @@ impl SuperSeed {
         }
     }
 
-    /// `bytes` of `piece` went to the peer; once all `piece_len` have, the next piece.
+    /// `bytes` of `piece` went to the peer; once all `piece_len` have, the piece waits to be
+    /// seen at another peer — unless no other peer lacks it (`others_lack` false), as when
+    /// the peer is the only downloader.
+    #[allow(clippy::too_many_arguments)]
     pub fn uploaded(
         &mut self,
         key: PeerKey,
         piece: u32,
         bytes: u64,
         piece_len: u64,
+        others_lack: bool,
         has: &Bitfield,
         rng: &mut StdRng,
     ) -> Vec<u32> {
@@ -77,33 +94,48 @@ impl SuperSeed {
         }
         offers.pending.remove(at);
         offers.given.insert(piece);
+        if others_lack {
+            offers.unshared.push(piece);
+        }
         self.refill(key, has, rng)
     }
 
-    /// The peer says it has `piece` (from us or from anyone): an offer of it is done.
+    /// Peer `key` says it has `piece`. Its own offer of that piece is done; and any other
+    /// peer we gave the piece to has now shared it, which earns it a new one. The new offers,
+    /// with the peers they are for (`has_of` tells what each peer has).
     pub fn peer_has(
         &mut self,
         key: PeerKey,
         piece: u32,
-        has: &Bitfield,
+        has_of: impl Fn(PeerKey) -> Option<Bitfield>,
         rng: &mut StdRng,
-    ) -> Vec<u32> {
-        let Some(offers) = self.offers.get_mut(&key) else {
-            return Vec::new();
-        };
-        let before = offers.pending.len();
-        offers.pending.retain(|(p, _)| *p != piece);
-        if offers.pending.len() == before {
-            return Vec::new();
+    ) -> Vec<(PeerKey, u32)> {
+        let mut freed = Vec::new();
+        for (peer, offers) in self.offers.iter_mut() {
+            let before = offers.held();
+            if *peer == key {
+                offers.pending.retain(|(p, _)| *p != piece);
+            } else {
+                offers.unshared.retain(|p| *p != piece);
+            }
+            if offers.held() < before {
+                freed.push(*peer);
+            }
         }
-        self.refill(key, has, rng)
+        let mut new = Vec::new();
+        for peer in freed {
+            if let Some(has) = has_of(peer) {
+                new.extend(self.refill(peer, &has, rng).into_iter().map(|p| (peer, p)));
+            }
+        }
+        new
     }
 
     /// Tops the peer's offers up to [`OFFERS`] with the least-offered pieces it lacks.
     fn refill(&mut self, key: PeerKey, has: &Bitfield, rng: &mut StdRng) -> Vec<u32> {
         let mut new = Vec::new();
         while let Some(offers) = self.offers.get(&key) {
-            if offers.pending.len() >= OFFERS {
+            if offers.held() >= OFFERS {
                 break;
             }
             let candidates = (0..self.offered.len() as u32).filter(|p| {
@@ -148,10 +180,34 @@ mod tests {
             12,
             "twelve pieces, three peers, four each: no overlap"
         );
-        // Peer 1 takes its first piece: it is offered another, now a second copy.
-        let next = seed.uploaded(1, a[0], 64, 64, &empty, &mut rng);
-        assert_eq!(next.len(), 1);
-        assert!(!a.contains(&next[0]));
+        // Peer 1 takes its first piece: nothing new until another peer has it too.
+        assert!(
+            seed.uploaded(1, a[0], 64, 64, true, &empty, &mut rng)
+                .is_empty()
+        );
+        let next = seed.peer_has(2, a[0], |_| Some(empty.clone()), &mut rng);
+        assert_eq!(next.len(), 1, "{next:?}");
+        assert_eq!(next[0].0, 1, "the new offer is for the peer that shared");
+        assert!(!a.contains(&next[0].1));
+    }
+
+    #[test]
+    fn a_peer_that_shares_nothing_gets_nothing_more() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut seed = SuperSeed::new(100);
+        let empty = Bitfield::new(100);
+        let first = seed.join(1, &empty, &mut rng);
+        for piece in &first {
+            assert!(
+                seed.uploaded(1, *piece, 10, 10, true, &empty, &mut rng)
+                    .is_empty()
+            );
+        }
+        assert_eq!(
+            seed.join(2, &empty, &mut rng).len(),
+            OFFERS,
+            "others still get offers"
+        );
     }
 
     #[test]
@@ -161,11 +217,11 @@ mod tests {
         let mut has = Bitfield::new(8);
         let first = seed.join(1, &has, &mut rng);
         has.set(first[0]);
-        let replacement = seed.peer_has(1, first[0], &has, &mut rng);
+        let replacement = seed.peer_has(1, first[0], |_| Some(has.clone()), &mut rng);
         assert_eq!(replacement.len(), 1);
         seed.leave(1);
         let fresh = seed.join(2, &Bitfield::new(8), &mut rng);
         assert_eq!(fresh.len(), OFFERS);
-        assert!(seed.uploaded(2, 99, 1, 1, &has, &mut rng).is_empty());
+        assert!(seed.uploaded(2, 99, 1, 1, true, &has, &mut rng).is_empty());
     }
 }

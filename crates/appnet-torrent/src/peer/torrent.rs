@@ -352,15 +352,21 @@ impl Torrent {
         while progress {
             progress = false;
             for key in &keys {
-                let Some(peer) = self.peers.get_mut(key) else {
-                    continue;
-                };
-                let Some(block) = peer.queued.front().copied() else {
+                let Some(block) = self.peers.get(key).and_then(|p| p.queued.front().copied())
+                else {
                     continue;
                 };
                 if !budget(*key, block.length) {
                     continue;
                 }
+                let others_lack = self.super_seed.is_some()
+                    && self
+                        .peers
+                        .iter()
+                        .any(|(other, p)| other != key && !p.has.get(block.index));
+                let Some(peer) = self.peers.get_mut(key) else {
+                    continue;
+                };
                 peer.queued.pop_front();
                 match self.storage.read(block.index, block.begin, block.length) {
                     Ok(data) => {
@@ -374,6 +380,7 @@ impl Torrent {
                                 block.index,
                                 u64::from(block.length),
                                 piece_len,
+                                others_lack,
                                 &peer.has,
                                 &mut self.rng,
                             );
@@ -459,9 +466,18 @@ impl Torrent {
             if peer.has.set(piece) {
                 peer.wanted += u32::from(lacking);
                 self.picker.peer_has(piece);
-                if let (Some(seed), Some(peer)) = (self.super_seed.as_mut(), self.peers.get(&key)) {
-                    let offers = seed.peer_has(key, piece, &peer.has, &mut self.rng);
-                    self.offer(key, offers);
+                if let Some(seed) = self.super_seed.as_mut() {
+                    let peers = &self.peers;
+                    let offers = seed.peer_has(
+                        key,
+                        piece,
+                        |other| peers.get(&other).map(|p| p.has.clone()),
+                        &mut self.rng,
+                    );
+                    for (to, piece) in offers {
+                        self.actions
+                            .push_back(Action::Send(to, Message::Have(piece)));
+                    }
                 }
             }
         }
