@@ -1,7 +1,8 @@
 //! End-to-end tests of `appnet torrent` as users run it: our tracker, seeder and downloader
 //! together, and each of them with programs we did not write — aria2c and transmission-cli
-//! as the other peer, opentracker as the tracker, mktorrent's .torrent files. Every copy is
-//! compared byte for byte. Each server and peer is killed when its test ends, pass or fail.
+//! (downloading from us and seeding to us) as the other peer, opentracker as the tracker,
+//! mktorrent's .torrent files. Every copy is compared byte for byte. Each server and peer is
+//! killed when its test ends, pass or fail.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -10,7 +11,8 @@ use std::time::Duration;
 use appnet_testkit::{Appnet, free_port_on, pseudo_random, require_peer, run_to_completion};
 
 const APPNET: &str = env!("CARGO_BIN_EXE_appnet");
-const TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a peer run may take; transmission alone needs ~15 s to start moving data.
+const TIMEOUT: Duration = Duration::from_secs(150);
 
 fn appnet(args: &[&str]) -> Output {
     run_to_completion(Command::new(APPNET).args(args), b"", TIMEOUT)
@@ -265,6 +267,42 @@ fn transmission_downloads_from_our_seeder() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// transmission-cli's settings: no DHT, peer exchange, local peer discovery, uTP or port
+/// mapping; on loopback only.
+fn transmission_config(dir: &Path, port: u16) {
+    std::fs::create_dir_all(dir).unwrap();
+    let settings = format!(
+        r#"{{"bind-address-ipv4": "127.0.0.1", "dht-enabled": false, "lpd-enabled": false,
+  "pex-enabled": false, "utp-enabled": false, "port-forwarding-enabled": false,
+  "peer-port": {port}, "peer-port-random-on-start": false, "ratio-limit-enabled": false}}"#
+    );
+    std::fs::write(dir.join("settings.json"), settings).unwrap();
+}
+
+#[test]
+fn we_download_from_a_transmission_seeder() {
+    let lab = Lab::new();
+    let (_tracker, announce) = tracker();
+    let (data, torrent) = lab.album(&announce);
+    let config = lab.path("transmission-config");
+    let port = loopback_port();
+    transmission_config(&config, port);
+    // It finds the data already in its download directory, verifies it and seeds.
+    let _transmission = Peer::spawn(
+        Command::new(require_peer("transmission-cli"))
+            .args(["--no-portmap", "--port", &port.to_string()])
+            .arg("--download-dir")
+            .arg(data.parent().unwrap())
+            .arg("--config-dir")
+            .arg(&config)
+            .arg(&torrent)
+            .env("HOME", lab.dir.path()),
+    );
+    let out = lab.path("from-transmission");
+    get(&torrent, &out, "127.0.0.1:0");
+    assert_same_tree(&data, &out.join("album"));
 }
 
 #[test]
