@@ -567,6 +567,9 @@ def parse_rounds(text: str) -> dict[int | None, int]:
 
 
 def main() -> None:
+    # SIGTERM (a timeout, a CI runner) unwinds like Ctrl-C, so the `finally`s stop every
+    # peer and remove the temporary directories.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: N = 3, 16 MiB, 1 round, no N = 50 (flags still win)")

@@ -264,9 +264,10 @@ fn work_dir() -> PathBuf {
 fn render_report(report: &Report) -> String {
     use std::fmt::Write;
     let p2p = report.bounds.p2p.as_secs_f64();
+    let cs = report.bounds.client_server.as_secs_f64();
     let mut out = format!(
-        "{:<18} {:<12} {:>10} {:>12} {:>12}\n",
-        "PEER", "ROLE", "FINISHED", "÷ D_p2p", "UPLOADED"
+        "{:<18} {:<12} {:>10} {:>8} {:>8} {:>12}\n",
+        "PEER", "ROLE", "FINISHED", "÷ D_p2p", "÷ D_cs", "UPLOADED"
     );
     for peer in &report.peers {
         let role = if peer.free_rider {
@@ -274,20 +275,22 @@ fn render_report(report: &Report) -> String {
         } else {
             "contributor"
         };
-        let (finished, ratio) = match peer.finished {
+        let (finished, ratio, ratio_cs) = match peer.finished {
             Some(t) => (
                 format!("{:.1} s", t.as_secs_f64()),
                 format!("{:.2}", t.as_secs_f64() / p2p),
+                format!("{:.2}", t.as_secs_f64() / cs),
             ),
-            None => ("—".into(), "—".into()),
+            None => ("—".into(), "—".into(), "—".into()),
         };
         let _ = writeln!(
             out,
-            "{:<18} {:<12} {:>10} {:>12} {:>12}",
+            "{:<18} {:<12} {:>10} {:>8} {:>8} {:>12}",
             peer.address,
             role,
             finished,
             ratio,
+            ratio_cs,
             human(peer.uploaded)
         );
     }
