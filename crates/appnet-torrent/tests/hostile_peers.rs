@@ -57,50 +57,45 @@ impl Lab {
         }
     }
 
-    /// Our seeder on `listen`.
-    fn seeder(&self, listen: SocketAddr) {
-        let storage = Storage::open(
-            self.meta.info(),
-            Placement::At(&self.dir.path().join("data.bin")),
-            false,
-        )
-        .unwrap();
+    /// Our peer over the data at `placement`, as `options` say.
+    fn peer(
+        &self,
+        placement: Placement<'_>,
+        options: PeerOptions,
+    ) -> impl Future<Output = std::io::Result<Status>> + Send + 'static {
+        let writable = matches!(placement, Placement::Into(_));
+        let storage = Storage::open(self.meta.info(), placement, writable).unwrap();
         let have = storage.check_all(&mut |_| {}).unwrap();
         let torrent = Torrent::new(storage, have, Settings::default());
-        let options = PeerOptions {
-            listen,
-            ..PeerOptions::default()
-        };
-        let run = driver::run(
+        driver::run(
             torrent,
             self.identity(),
             options,
             Tracer::off(),
             self.shutdown.clone(),
             |_| {},
-        );
-        self.runtime.spawn(run);
+        )
+    }
+
+    /// Our seeder on `listen`.
+    fn seeder(&self, listen: SocketAddr) {
+        let data = self.dir.path().join("data.bin");
+        let options = PeerOptions {
+            listen,
+            ..PeerOptions::default()
+        };
+        self.runtime.spawn(self.peer(Placement::At(&data), options));
     }
 
     /// Our downloader, connecting to `peers`, until complete; its final status.
     fn download(&self, into: &Path, listen: SocketAddr, peers: Vec<SocketAddr>) -> Status {
-        let storage = Storage::open(self.meta.info(), Placement::Into(into), true).unwrap();
-        let have = storage.check_all(&mut |_| {}).unwrap();
-        let torrent = Torrent::new(storage, have, Settings::default());
         let options = PeerOptions {
             listen,
             peers,
             stop_when_complete: true,
             ..PeerOptions::default()
         };
-        let run = driver::run(
-            torrent,
-            self.identity(),
-            options,
-            Tracer::off(),
-            self.shutdown.clone(),
-            |_| {},
-        );
+        let run = self.peer(Placement::Into(into), options);
         self.runtime
             .block_on(async { tokio::time::timeout(Duration::from_secs(60), run).await })
             .expect("the download finishes within a minute")
