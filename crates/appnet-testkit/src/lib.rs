@@ -289,3 +289,25 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// Waits until a peer program accepts connections on `addr`: `Err` says why not — it exited
+/// (when its `child` is given), or `within` passed — for the caller to report with its log.
+pub fn wait_listening(
+    addr: std::net::SocketAddr,
+    within: Duration,
+    mut child: Option<&mut Child>,
+) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    loop {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
+            return Ok(());
+        }
+        if let Some(Ok(Some(status))) = child.as_mut().map(|c| c.try_wait()) {
+            return Err(format!("exited ({status})"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!("does not listen on {addr} within {within:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -8,7 +8,7 @@
 //! stopped with SIGTERM by its pid (SIGKILL if it is still there after 10 s) when dropped, also
 //! when the test fails.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -110,28 +110,14 @@ service imap-login {{
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             dir,
         };
-        instance.wait_listening(Duration::from_secs(15));
-        instance
-    }
-
-    fn wait_listening(&mut self, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(500)).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("Dovecot exited ({status}):\n{}", self.log());
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "Dovecot does not listen on {} within {within:?}:\n{}",
-                    self.addr,
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if let Err(why) = appnet_testkit::wait_listening(
+            instance.addr,
+            Duration::from_secs(15),
+            Some(&mut instance.child),
+        ) {
+            panic!("Dovecot {why}:\n{}", instance.log());
         }
+        instance
     }
 
     /// Dovecot's log and what it printed.

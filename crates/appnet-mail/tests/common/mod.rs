@@ -525,7 +525,11 @@ postlog   unix-dgram n - n - 1 postlogd
                 instance.log()
             );
         }
-        instance.wait_listening(Duration::from_secs(10));
+        if let Err(why) =
+            appnet_testkit::wait_listening(instance.addr, Duration::from_secs(10), None)
+        {
+            panic!("Postfix {why}:\n{}", instance.log());
+        }
         instance
     }
 
@@ -552,24 +556,6 @@ postlog   unix-dgram n - n - 1 postlogd
                 return false;
             }
             std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn wait_listening(&self, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            if std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(500)).is_ok()
-            {
-                return;
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "Postfix does not listen on {} within {within:?}:\n{}",
-                    self.addr,
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

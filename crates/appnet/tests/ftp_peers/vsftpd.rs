@@ -28,7 +28,7 @@
 //!   connection must resume the control connection's TLS session; `ssl_ciphers=HIGH`, since
 //!   the compiled-in default (DES-CBC3-SHA) leaves TLS 1.2 clients without a cipher.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -139,7 +139,13 @@ ssl_ciphers=HIGH
             config,
             dir,
         };
-        instance.wait_listening(Duration::from_secs(15));
+        if let Err(why) = appnet_testkit::wait_listening(
+            instance.addr,
+            Duration::from_secs(15),
+            Some(&mut instance.child),
+        ) {
+            panic!("vsftpd {why}:\n{}", instance.log());
+        }
         instance
     }
 
@@ -156,26 +162,6 @@ ssl_ciphers=HIGH
     /// The writable directory (`upload/` in URLs).
     pub fn uploads(&self) -> PathBuf {
         self.root.join("upload")
-    }
-
-    fn wait_listening(&mut self, within: Duration) {
-        let deadline = Instant::now() + within;
-        loop {
-            if TcpStream::connect_timeout(&self.addr, Duration::from_millis(500)).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("vsftpd exited ({status}):\n{}", self.log());
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "vsftpd does not listen on {} within {within:?}:\n{}",
-                    self.addr,
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 
     /// What vsftpd printed (its `500 OOPS:` lines when a setting is wrong).
