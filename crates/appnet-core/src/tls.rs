@@ -207,6 +207,21 @@ fn server_config_from_pem(
     Ok(Arc::new(config))
 }
 
+/// How long a server gives a client to finish a TLS handshake when nothing else bounds it.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The server side of a TLS handshake on `stream`, which must finish within `limit` (a
+/// client that starts one and stalls must not hold a connection slot forever).
+pub async fn accept_within(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    limit: std::time::Duration,
+) -> std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    tokio::time::timeout(limit, acceptor.accept(stream))
+        .await
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

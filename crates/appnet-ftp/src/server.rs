@@ -20,6 +20,7 @@ use appnet_core::files::send_file;
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::net::accept_connections;
 use appnet_core::password::{is_valid_hash, verify_password};
+use appnet_core::tls::{HANDSHAKE_TIMEOUT, accept_within};
 use appnet_core::trace::{Role, TraceScope, Tracer};
 use appnet_core::transport::Transport;
 use thiserror::Error;
@@ -35,8 +36,6 @@ use crate::session::{
 };
 use crate::throttle::LoginThrottle;
 
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes read or written at a time when a transfer cannot use sendfile.
 const CHUNK: usize = 64 * 1024;
 /// A sendfile transfer must move this much per data timeout (17 KiB/s at the default 60 s).
@@ -359,9 +358,7 @@ impl Connection {
         let Some(Transport::Plain(stream)) = self.control.take() else {
             return Err(io::Error::other("TLS is already active"));
         };
-        let tls = timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+        let tls = accept_within(&acceptor, stream, HANDSHAKE_TIMEOUT).await?;
         self.control = Some(Transport::tls(tls));
         Ok(())
     }
@@ -537,8 +534,8 @@ async fn move_data(
 ) -> TransferOutcome {
     let mut stream = match tls {
         None => Transport::Plain(tcp),
-        Some(acceptor) => match timeout(data_timeout, acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => Transport::tls(tls),
+        Some(acceptor) => match accept_within(&acceptor, tcp, data_timeout).await {
+            Ok(tls) => Transport::tls(tls),
             _ => return TransferOutcome::Broken,
         },
     };

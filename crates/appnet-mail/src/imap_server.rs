@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::net::{TcpLimits, accept_connections};
+use appnet_core::tls::{HANDSHAKE_TIMEOUT, accept_within};
 use appnet_core::trace::{Role, TraceScope, Tracer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -32,8 +33,6 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// During IDLE the mailbox is also re-read this often, to notice what other programs (not
 /// this process, which announces its changes) put in the Maildir.
 pub const IDLE_RESYNC: Duration = Duration::from_secs(60);
-/// The TLS handshake must finish within this.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything an IMAP server needs.
 #[derive(Clone)]
@@ -156,9 +155,7 @@ async fn handshake(
     acceptor: &TlsAcceptor,
     stream: TcpStream,
 ) -> io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
-    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-        .await
-        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+    accept_within(acceptor, stream, HANDSHAKE_TIMEOUT).await
 }
 
 /// Runs `work` on the session on a blocking thread (store calls are file I/O), moving the

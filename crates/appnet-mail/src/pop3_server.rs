@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::net::{TcpLimits, accept_connections};
+use appnet_core::tls::{HANDSHAKE_TIMEOUT, accept_within};
 use appnet_core::trace::{Role, TraceScope, Tracer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -23,8 +24,6 @@ use crate::pop3::{Output, Session, SessionConfig};
 
 /// RFC 1939 §3: an inactivity autologout timer must be at least 10 minutes.
 pub const AUTOLOGOUT: Duration = Duration::from_secs(600);
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The name in the greeting and sign-off.
 const SERVER_NAME: &str = "appnet";
 
@@ -125,9 +124,7 @@ impl Connection<'_> {
             .tls
             .as_ref()
             .ok_or_else(|| io::Error::other("no TLS configured"))?;
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
-            .await
-            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?
+        accept_within(acceptor, stream, HANDSHAKE_TIMEOUT).await
     }
 
     /// Runs the session over `stream` until it closes (no stream back) or asks for TLS (the

@@ -16,6 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::net::{TcpLimits, accept_connections};
+use appnet_core::tls::accept_within;
 use appnet_core::trace::{Role, TraceScope, Tracer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -286,10 +287,7 @@ async fn serve_connection(
     let Some(acceptor) = &context.tls else {
         return Ok(());
     };
-    let handshake = acceptor.accept(stream);
-    let stream = tokio::time::timeout(context.config.idle_timeout.0, handshake)
-        .await
-        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+    let stream = accept_within(acceptor, stream, context.config.idle_timeout.0).await?;
     session.tls_established();
     connection.converse(stream, &mut session).await?;
     Ok(())

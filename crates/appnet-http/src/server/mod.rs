@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::net::{TcpLimits, accept_connections};
+use appnet_core::tls::accept_within;
 use appnet_core::trace::{Role, TraceScope, Tracer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -112,11 +113,7 @@ pub async fn serve(
                     None => connection.serve(stream, trace).await,
                     Some(acceptor) => {
                         // The handshake must finish within the idle timeout too.
-                        let handshake =
-                            tokio::time::timeout(limits.idle_timeout, acceptor.accept(stream));
-                        let stream = handshake
-                            .await
-                            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+                        let stream = accept_within(&acceptor, stream, limits.idle_timeout).await?;
                         connection.serve(stream, trace).await
                     }
                 }
