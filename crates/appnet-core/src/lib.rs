@@ -8,6 +8,7 @@
 //! - [`net`]: the bounded TCP accept loop every server shares.
 //! - [`password`]: argon2id password hashes for the accounts in config files.
 //! - [`transport`]: a TCP stream with or without TLS, for drivers that handle both.
+//! - [`sync`]: a lock that survives a panicked holder.
 //! - [`tls`]: locally generated TLS material (a private CA and a leaf certificate) as rustls configs.
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod files;
 pub mod lifecycle;
 pub mod net;
 pub mod password;
+pub mod sync;
 pub mod tls;
 pub mod trace;
 pub mod transport;

@@ -305,6 +305,20 @@ fn serialize_hex<S: serde::Serializer>(raw: &Option<Bytes>, s: S) -> Result<S::O
     }
 }
 
+/// A multi-line message for a transcript: its first line, and how many lines followed
+/// (`+OK (+2 lines)`, `211-Features: (+12 lines)`).
+pub fn summarize_lines(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or_default().to_string();
+    let more = lines.count();
+    if more > 0 {
+        format!("{first} (+{more} lines)")
+    } else {
+        first
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,5 +421,11 @@ mod tests {
         let mut out = Vec::new();
         print_events(rx, TraceFormat::Transcript, &mut out);
         assert!(String::from_utf8(out).unwrap().contains("C: a"));
+    }
+
+    #[test]
+    fn summaries_show_the_status_line() {
+        assert_eq!(summarize_lines(b"+OK 2 200\r\n"), "+OK 2 200");
+        assert_eq!(summarize_lines(b"+OK\r\n1 x\r\n.\r\n"), "+OK (+2 lines)");
     }
 }

@@ -20,8 +20,9 @@ use appnet_core::files::send_file;
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::net::accept_connections;
 use appnet_core::password::{is_valid_hash, verify_password};
+use appnet_core::sync::lock;
 use appnet_core::tls::{HANDSHAKE_TIMEOUT, accept_within};
-use appnet_core::trace::{Role, TraceScope, Tracer};
+use appnet_core::trace::{Role, TraceScope, Tracer, summarize_lines};
 use appnet_core::transport::Transport;
 use thiserror::Error;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -300,7 +301,7 @@ impl Connection {
     }
 
     fn send(&mut self, bytes: &[u8]) {
-        self.trace.sent(bytes, || summarize(bytes));
+        self.trace.sent(bytes, || summarize_lines(bytes));
         self.pending.extend_from_slice(bytes);
     }
 
@@ -667,18 +668,6 @@ async fn receive(
         Ok(Err(err)) => TransferOutcome::LocalError(err),
         Err(err) => TransferOutcome::LocalError(io::Error::other(err)),
     }
-}
-
-/// A reply as the trace shows it: its first line.
-fn summarize(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    text.lines().next().unwrap_or_default().to_string()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Reads what has arrived. On a plain connection a read stops at TCP's urgent mark, which is

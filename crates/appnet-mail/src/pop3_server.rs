@@ -13,13 +13,12 @@ use std::time::Duration;
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::net::{TcpLimits, accept_connections};
 use appnet_core::tls::{HANDSHAKE_TIMEOUT, accept_within};
-use appnet_core::trace::{Role, TraceScope, Tracer};
+use appnet_core::trace::{Role, TraceScope, Tracer, summarize_lines};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::delivery::LocalMail;
-use crate::pop3::response::summarize;
 use crate::pop3::{Output, Session, SessionConfig};
 
 /// RFC 1939 §3: an inactivity autologout timer must be at least 10 minutes.
@@ -140,7 +139,7 @@ impl Connection<'_> {
             while let Some(output) = session.poll_output() {
                 match output {
                     Output::Send(bytes) => {
-                        self.trace.sent(&bytes, || summarize(&bytes));
+                        self.trace.sent(&bytes, || summarize_lines(&bytes));
                         pending_write.extend_from_slice(&bytes);
                     }
                     Output::Received(line) => {

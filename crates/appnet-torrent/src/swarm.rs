@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use appnet_core::lifecycle::Shutdown;
+use appnet_core::sync::lock;
 use appnet_core::trace::Tracer;
 use tokio::task::JoinSet;
 
@@ -172,9 +173,9 @@ pub async fn run(
                 tracer,
                 shutdown,
                 move |status| {
-                    moved.lock().unwrap_or_else(|e| e.into_inner())[index] = status.done;
+                    lock(&moved)[index] = status.done;
                     if status.complete {
-                        let mut finished = finished.lock().unwrap_or_else(|e| e.into_inner());
+                        let mut finished = lock(&finished);
                         finished[index] = finished[index].or(Some(started.elapsed()));
                     }
                 },
@@ -215,12 +216,6 @@ pub async fn run(
         seed_uploaded: seed_status.uploaded,
         elapsed,
     })
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Peer `n` (0 the seed) listens on its own loopback address, 127.0.1.(n+1), so the tracker

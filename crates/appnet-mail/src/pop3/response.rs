@@ -91,19 +91,6 @@ pub fn top_lines(message: &[u8], body_lines: u32) -> impl Iterator<Item = &[u8]>
     })
 }
 
-/// A response for a transcript: its first line, and how many lines followed.
-pub fn summarize(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or_default().to_string();
-    let more = lines.count();
-    if more > 0 {
-        format!("{first} (+{more} lines)")
-    } else {
-        first
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,11 +121,5 @@ mod tests {
         assert_eq!(top_lines(message, 0).count(), 3);
         assert_eq!(top_lines(message, 100).count(), 6);
         assert_eq!(top_lines(b"A: 1\r\n", 5).count(), 1);
-    }
-
-    #[test]
-    fn summaries_show_the_status_line() {
-        assert_eq!(summarize(b"+OK 2 200\r\n"), "+OK 2 200");
-        assert_eq!(summarize(b"+OK\r\n1 x\r\n.\r\n"), "+OK (+2 lines)");
     }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use appnet_core::lifecycle::Shutdown;
 use appnet_core::net::listen_reusing;
+use appnet_core::sync::lock;
 use appnet_core::trace::{Role, TraceScope, Tracer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -632,9 +633,7 @@ async fn read_loop(
 async fn wait_for_tokens(bucket: &Mutex<TokenBucket>, bytes: u64) {
     loop {
         let wait = {
-            let mut bucket = bucket
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut bucket = lock(bucket);
             match bucket.take(Instant::now(), bytes) {
                 Ok(()) => return,
                 Err(wait) => wait,
