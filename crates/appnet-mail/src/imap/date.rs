@@ -1,11 +1,11 @@
-//! Calendar arithmetic for IMAP dates: §9 `date` and `date-time` (INTERNALDATE, APPEND, SEARCH
-//! BEFORE/ON/SINCE), and the date of an RFC 5322 `Date:` field for SENTBEFORE/SENTON/SENTSINCE.
+//! IMAP dates: §9 `date` and `date-time` (INTERNALDATE, APPEND, SEARCH BEFORE/ON/SINCE), and
+//! the date of an RFC 5322 `Date:` field for SENTBEFORE/SENTON/SENTSINCE, on the calendar
+//! arithmetic of [`crate::message::date`].
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-pub const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
+use crate::message::date::unix_seconds;
+pub use crate::message::date::{MONTHS, civil_from_days, days_from_civil};
 
 /// 1–12 for a month's three-letter English name, in any case.
 pub fn month_from_name(name: &[u8]) -> Option<u32> {
@@ -15,51 +15,14 @@ pub fn month_from_name(name: &[u8]) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (400-year eras of 146 097 days).
-pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let shifted_month = (month + 9) % 12;
-    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// (year, month 1–12, day 1–31) of a day count since 1970-01-01.
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn seconds_of(time: SystemTime) -> i64 {
-    match time.duration_since(UNIX_EPOCH) {
-        Ok(after) => i64::try_from(after.as_secs()).unwrap_or(i64::MAX / 2),
-        Err(before) => -i64::try_from(before.duration().as_secs()).unwrap_or(i64::MAX / 2),
-    }
-}
-
 /// The day (since 1970-01-01, UTC) a time falls on.
 pub fn day_of(time: SystemTime) -> i64 {
-    seconds_of(time).div_euclid(86_400)
+    unix_seconds(time).div_euclid(86_400)
 }
 
 /// §9 `date-time` as INTERNALDATE is sent: `"17-Jul-1996 09:44:25 +0000"` (UTC).
 pub fn format_date_time(time: SystemTime) -> String {
-    let seconds = seconds_of(time);
+    let seconds = unix_seconds(time);
     let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
     let of_day = seconds.rem_euclid(86_400);
     format!(
@@ -93,7 +56,7 @@ pub fn day_of_header(value: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn days_round_trip_and_format() {

@@ -9,6 +9,7 @@
 //! - [`charset`]: bytes in a named charset to text
 //! - [`parse`]: a whole message as a tree of MIME parts with byte ranges (RFC 2046)
 //! - [`compose`]: a user's message to 7-bit wire format
+//! - [`date`]: the calendar arithmetic of mail dates
 //!
 //! Reading is lenient and never panics on any input; limits (fields per header, field length,
 //! nesting depth, part count) bound the work. Writing is strict.
@@ -16,6 +17,7 @@
 pub mod address;
 pub mod charset;
 pub mod compose;
+pub mod date;
 pub mod encoded_word;
 pub mod header;
 pub mod params;
