@@ -95,6 +95,9 @@ impl Record {
                 let id = reader.u64()?;
                 let arrival = reader.u64()?;
                 let flags = reader.u8()?;
+                if flags & !(FLAG_8BIT | FLAG_SMTPUTF8) != 0 {
+                    return Err(RecordError::Damaged("unknown message flags"));
+                }
                 let mail_from = reader.string()?;
                 let count = reader.u16()?;
                 let rcpt_to = (0..count)
@@ -113,6 +116,9 @@ impl Record {
             KIND_DONE => {
                 let id = reader.u64()?;
                 let rcpt = reader.string()?;
+                if !reader.bytes.is_empty() {
+                    return Err(RecordError::Damaged("payload longer than its fields"));
+                }
                 Record::Done { id, rcpt }
             }
             _ => return Err(RecordError::Damaged("unknown record kind")),
@@ -287,5 +293,26 @@ mod tests {
         fn any_bytes_decode_without_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
             let _ = Record::decode(&bytes);
         }
+    }
+
+    #[test]
+    fn only_what_the_encoder_writes_decodes() {
+        // Found by the mail_journal fuzz target: a done record with bytes after its fields,
+        // and a message with flag bits we never set, decoded and re-encoded differently.
+        let mut done = Vec::new();
+        encode_done(7, "bob@beta.example", &mut done).unwrap();
+        let mut padded = Vec::new();
+        let mut payload = done[HEADER_LEN..].to_vec();
+        payload.push(0);
+        frame(KIND_DONE, &payload, &mut padded).unwrap();
+        assert!(Record::decode(&padded).is_err());
+
+        let mut message_bytes = Vec::new();
+        encode_message(&message(), &mut message_bytes).unwrap();
+        let mut payload = message_bytes[HEADER_LEN..].to_vec();
+        payload[16] = 0xff;
+        let mut flagged = Vec::new();
+        frame(KIND_MESSAGE, &payload, &mut flagged).unwrap();
+        assert!(Record::decode(&flagged).is_err());
     }
 }
